@@ -1,0 +1,93 @@
+"""Domain errors raised by services; one exception handler maps each to API.md's error shape and status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "validation_error"
+    default_message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None) -> None:
+        self.message = message or self.default_message
+        self.details = details or {}
+        super().__init__(self.message)
+
+
+class ValidationFailed(DomainError):
+    status_code, code = 400, "validation_error"
+
+
+class Underage(DomainError):
+    status_code, code, default_message = 400, "underage", "Players must be at least 18 years old."
+
+
+class CountryBlocked(DomainError):
+    status_code, code, default_message = 400, "country_blocked", "We cannot accept players from this country."
+
+
+class NotAuthenticated(DomainError):
+    status_code, code, default_message = 401, "not_authenticated", "Authentication credentials were not provided."
+
+
+class InvalidCredentials(DomainError):
+    status_code, code, default_message = 401, "invalid_credentials", "Email or password is wrong."
+
+
+class TokenInvalid(DomainError):
+    status_code, code, default_message = 401, "token_invalid", "The token is invalid, expired or already used."
+
+
+class AccountBlocked(DomainError):
+    status_code, code, default_message = 403, "account_blocked", "This account is blocked."
+
+
+class SelfExcluded(DomainError):
+    status_code, code, default_message = 403, "self_excluded", "This account is excluded from play and deposits."
+
+
+class KycRequired(DomainError):
+    status_code, code, default_message = 403, "kyc_required", "Identity verification (KYC) must be approved first."
+
+
+class PermissionDenied(DomainError):
+    status_code, code, default_message = 403, "permission_denied", "You do not have permission to do this."
+
+
+class NotFound(DomainError):
+    status_code, code, default_message = 404, "not_found", "Not found."
+
+
+class IdempotencyConflict(DomainError):
+    status_code, code = 409, "idempotency_conflict"
+    default_message = "This Idempotency-Key was already used with a different request."
+
+
+class EmailTaken(DomainError):
+    status_code, code, default_message = 409, "email_taken", "An account with this email already exists."
+
+
+class InvalidState(DomainError):
+    status_code, code, default_message = 409, "invalid_state", "This action is not possible in the current state."
+
+
+class InsufficientFunds(DomainError):
+    status_code, code, default_message = 422, "insufficient_funds", "Not enough funds."
+
+
+class LimitExceeded(DomainError):
+    status_code, code, default_message = 422, "limit_exceeded", "This would exceed a responsible-gaming limit."
+
+
+class StakeOutOfRange(DomainError):
+    status_code, code, default_message = 422, "stake_out_of_range", "The stake is outside the game's range."
+
+
+class RateLimited(DomainError):
+    status_code, code, default_message = 429, "rate_limited", "Too many attempts; try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int, details: dict[str, Any] | None = None):
+        self.retry_after = int(retry_after)
+        super().__init__(message, details={"retry_after": self.retry_after, **(details or {})})

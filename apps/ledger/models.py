@@ -1,0 +1,104 @@
+"""The double-entry ledger. Every cent a player owns is the sum of its entries and nothing else.
+
+Amounts are signed integers of the currency's minor units (cents for EUR, yen for JPY).
+Entries and transactions are append-only: database triggers refuse UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class AccountKind(models.TextChoices):
+    PLAYER_CASH = "player_cash", "Player cash"
+    PLAYER_BONUS = "player_bonus", "Player bonus"
+    PLAYER_HOLD = "player_hold", "Player withdrawal hold"
+    HOUSE_GAME_REVENUE = "house_game_revenue", "House game revenue"
+    PSP_CLEARING = "psp_clearing", "PSP clearing"
+    BONUS_COST = "bonus_cost", "Bonus cost"
+    ADJUSTMENTS = "adjustments", "Manual adjustments"
+
+
+# A player's own money can never go below zero; system accounts are counterparties and may.
+PLAYER_KINDS = frozenset({AccountKind.PLAYER_CASH, AccountKind.PLAYER_BONUS, AccountKind.PLAYER_HOLD})
+
+
+class TransactionKind(models.TextChoices):
+    DEPOSIT = "deposit", "Deposit"
+    WITHDRAWAL = "withdrawal", "Withdrawal requested (cash to hold)"
+    WITHDRAWAL_REVERSAL = "withdrawal_reversal", "Withdrawal rejected or cancelled (hold to cash)"
+    WITHDRAWAL_PAYOUT = "withdrawal_payout", "Withdrawal paid (hold to PSP)"
+    BET = "bet", "Bet"
+    WIN = "win", "Win"
+    ROLLBACK = "rollback", "Bet rollback"
+    BONUS_CREDIT = "bonus_credit", "Bonus credit"
+    BONUS_DEBIT = "bonus_debit", "Bonus debit"
+    ADJUSTMENT = "adjustment", "Manual adjustment"
+
+
+class Account(models.Model):
+    player = models.ForeignKey("players.Player", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
+    kind = models.CharField(max_length=32, choices=AccountKind.choices)
+    currency = models.CharField(max_length=3)
+    # A cache of the sum of this account's entries, written only by the posting service in the
+    # same transaction as the entries; verify_ledger proves it equal to the sum.
+    balance = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["player", "kind", "currency"],
+                condition=models.Q(player__isnull=False),
+                name="ledger_account_player_kind_currency_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "currency"],
+                condition=models.Q(player__isnull=True),
+                name="ledger_account_system_kind_currency_unique",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind__in=sorted(PLAYER_KINDS)) | models.Q(balance__gte=0),
+                name="ledger_account_player_balance_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = f"player {self.player_id}" if self.player_id else "system"
+        return f"{self.get_kind_display()} {self.currency} ({owner})"
+
+
+class LedgerTransaction(models.Model):
+    kind = models.CharField(max_length=32, choices=TransactionKind.choices)
+    idempotency_key = models.CharField(max_length=160, unique=True)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the postings; a replay must match it.")
+    reference = models.CharField(max_length=160, blank=True, db_index=True, help_text="What caused it, e.g. deposit:42.")
+    reason = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "ledger transaction"
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.reference}"
+
+
+class Entry(models.Model):
+    transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    amount = models.BigIntegerField(help_text="Signed minor units: positive credits the account.")
+    balance_after = models.BigIntegerField()
+    # Copied from the transaction so window sums (limits, reports) need no join.
+    kind = models.CharField(max_length=32, choices=TransactionKind.choices)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "entries"
+        indexes = [models.Index(fields=["account", "kind", "created_at"], name="ledger_entry_acct_kind_time")]
+        constraints = [models.CheckConstraint(condition=~models.Q(amount=0), name="ledger_entry_amount_non_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.amount}"

@@ -1,0 +1,75 @@
+"""Read queries over the ledger: balances, statements and the window sums that limits and reports need."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import QuerySet, Sum
+
+from apps.core.money import Money
+
+from .models import Account, AccountKind, Entry
+
+
+@dataclass(frozen=True)
+class WalletBalances:
+    currency: str
+    cash: Money
+    bonus: Money
+    held: Money
+
+    @property
+    def withdrawable(self) -> Money:
+        # Bonus money carries wagering conditions and held money is already on its way out.
+        return self.cash
+
+
+def wallet_balances(*, player) -> WalletBalances:
+    balances = dict(
+        Account.objects.filter(player_id=player.pk, currency=player.currency).values_list("kind", "balance")
+    )
+    currency = player.currency
+    return WalletBalances(
+        currency=currency,
+        cash=Money.from_minor(balances.get(AccountKind.PLAYER_CASH, 0), currency),
+        bonus=Money.from_minor(balances.get(AccountKind.PLAYER_BONUS, 0), currency),
+        held=Money.from_minor(balances.get(AccountKind.PLAYER_HOLD, 0), currency),
+    )
+
+
+def player_cash_entries(*, player, kind: str | None = None) -> QuerySet[Entry]:
+    """The player's cash statement, newest first: what GET /wallet/transactions pages through."""
+    qs = Entry.objects.filter(
+        account__player_id=player.pk, account__kind=AccountKind.PLAYER_CASH, account__currency=player.currency
+    ).select_related("transaction", "account")
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("-id")
+
+
+def player_cash_flows(*, player, since: datetime, kinds: list[str] | None = None) -> dict[str, int]:
+    """Signed minor-unit sums of the player's cash entries since `since`, by transaction kind.
+
+    Deposits are positive, bets negative, wins and rollbacks positive: a limit or a report
+    reads what it needs from one grouped query.
+    """
+    qs = Entry.objects.filter(
+        account__player_id=player.pk,
+        account__kind=AccountKind.PLAYER_CASH,
+        account__currency=player.currency,
+        created_at__gte=since,
+    )
+    if kinds:
+        qs = qs.filter(kind__in=kinds)
+    return {row["kind"]: int(row["total"]) for row in qs.values("kind").annotate(total=Sum("amount"))}
+
+
+def player_lifetime_total(*, player, kind: str) -> Money:
+    total = (
+        Entry.objects.filter(
+            account__player_id=player.pk, account__kind=AccountKind.PLAYER_CASH, account__currency=player.currency, kind=kind
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    return Money.from_minor(int(total), player.currency)

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django_fsm import FSMField, transition
+from simple_history.models import HistoricalRecords
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("An email is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """Everyone who logs in: players through the API, staff through the admin. The email is the login."""
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = UserManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("email"), name="players_user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class PlayerStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    SELF_EXCLUDED = "self_excluded", "Self-excluded"
+    CLOSED = "closed", "Closed"
+
+
+class Sex(models.TextChoices):
+    MALE = "M", "Male"
+    FEMALE = "F", "Female"
+    OTHER = "X", "Other / not stated"
+
+
+class DocumentType(models.TextChoices):
+    # The regulator's codes (REPORTS.md, RUD residence block).
+    NATIONAL_ID = "ID", "National identity card"
+    PASSPORT = "PA", "Passport"
+    DRIVING_LICENCE = "DL", "Driving licence"
+    SOCIAL_SECURITY = "SS", "Social security"
+    OTHER = "OT", "Other"
+
+
+class Device(models.TextChoices):
+    MOBILE = "MO", "Mobile"
+    PC = "PC", "PC"
+    TABLET = "TB", "Tablet"
+    PHONE = "TF", "Phone"
+    OTHER = "OT", "Other"
+
+
+class Player(models.Model):
+    """The player's identity and status. Money lives in the ledger; limits in apps.limits; KYC in apps.kyc.
+
+    Identity and contact fields are optional at registration and completed at KYC, because
+    the regulator's player registry (REPORTS.md, RUD) asks for all of them.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.OneToOneField("players.User", on_delete=models.PROTECT, related_name="player")
+    date_of_birth = models.DateField()
+    country = models.CharField(max_length=2, help_text="Country of residence, ISO 3166-1 alpha-2.")
+    currency = models.CharField(max_length=3, help_text="Wallet currency, ISO 4217; fixed at registration.")
+    second_surname = models.CharField(max_length=150, blank=True)
+    nationality = models.CharField(max_length=2, blank=True)
+    sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
+    address_street = models.CharField(max_length=255, blank=True)
+    address_city = models.CharField(max_length=120, blank=True)
+    address_postcode = models.CharField(max_length=20, blank=True)
+    address_country = models.CharField(max_length=2, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    phone_verified = models.BooleanField(default=False)
+    email_verified = models.BooleanField(default=False)
+    id_document_type = models.CharField(max_length=2, choices=DocumentType.choices, blank=True)
+    id_document_number = models.CharField(max_length=64, blank=True)
+    signup_ip = models.GenericIPAddressField(null=True, blank=True)
+    signup_device = models.CharField(max_length=2, choices=Device.choices, blank=True)
+    device_id = models.CharField(max_length=128, blank=True)
+    is_test_player = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True, help_text="First positive identity verification.")
+
+    status = FSMField(default=PlayerStatus.ACTIVE, choices=PlayerStatus.choices, protected=True)
+    status_reason = models.CharField(max_length=255, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        indexes = [models.Index(fields=["status"]), models.Index(fields=["country"])]
+        permissions = [("change_player_status", "Can suspend, reinstate or close players")]
+
+    def __str__(self) -> str:
+        return f"{self.user.email} ({self.public_id})"
+
+    # Transitions: called only by apps.players.services, which records who and why.
+    @transition(field=status, source=PlayerStatus.ACTIVE, target=PlayerStatus.SUSPENDED)
+    def suspend(self) -> None: ...
+
+    @transition(field=status, source=PlayerStatus.SUSPENDED, target=PlayerStatus.ACTIVE)
+    def reinstate(self) -> None: ...
+
+    @transition(field=status, source=[PlayerStatus.ACTIVE, PlayerStatus.SUSPENDED], target=PlayerStatus.SELF_EXCLUDED)
+    def self_exclude(self) -> None: ...
+
+    @transition(field=status, source=PlayerStatus.SELF_EXCLUDED, target=PlayerStatus.ACTIVE)
+    def reactivate(self) -> None: ...
+
+    @transition(
+        field=status,
+        source=[PlayerStatus.ACTIVE, PlayerStatus.SUSPENDED, PlayerStatus.SELF_EXCLUDED],
+        target=PlayerStatus.CLOSED,
+    )
+    def close(self) -> None: ...

@@ -1,0 +1,31 @@
+"""Read queries about players that other apps and the API need."""
+
+from __future__ import annotations
+
+from apps.core.errors import AccountBlocked, SelfExcluded
+
+from .models import Player, PlayerStatus
+
+
+def player_for_user(user) -> Player | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Player.objects.select_related("user").filter(user=user).first()
+
+
+def player_by_public_id(public_id) -> Player | None:
+    return Player.objects.select_related("user").filter(public_id=public_id).first()
+
+
+def player_assert_can_play(player: Player) -> None:
+    """Status gate for deposits and stakes: only an active player may put money at risk."""
+    if player.status == PlayerStatus.SELF_EXCLUDED:
+        raise SelfExcluded()
+    if player.status != PlayerStatus.ACTIVE:
+        raise AccountBlocked(details={"status": player.status})
+
+
+def player_assert_can_withdraw(player: Player) -> None:
+    """Self-excluded players keep the right to take their money out; suspended or closed accounts do not."""
+    if player.status not in (PlayerStatus.ACTIVE, PlayerStatus.SELF_EXCLUDED):
+        raise AccountBlocked(details={"status": player.status})

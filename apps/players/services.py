@@ -1,0 +1,161 @@
+"""Every write to users and players. Views, admin actions and other apps call these, never the models."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django_fsm import TransitionNotAllowed
+
+from apps.core import clock
+from apps.core.errors import CountryBlocked, EmailTaken, InvalidState, Underage, ValidationFailed
+from apps.core.money import MINOR_UNITS
+
+from .models import Player, PlayerStatus, User
+
+
+def _age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+@transaction.atomic
+def player_register(
+    *,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    date_of_birth: date,
+    country: str,
+    currency: str,
+    signup_ip: str | None = None,
+    signup_device: str = "",
+    device_id: str = "",
+    **profile: str,
+) -> Player:
+    """Create the login and the player profile together, or neither."""
+    email = User.objects.normalize_email(email).strip().lower()
+    country = country.upper()
+    currency = currency.upper()
+    if _age_on(date_of_birth, clock.now().date()) < settings.MINIMUM_AGE:
+        raise Underage(details={"date_of_birth": [f"Players must be at least {settings.MINIMUM_AGE}."]})
+    if country in settings.BLOCKED_COUNTRIES:
+        raise CountryBlocked(details={"country": [f"Registration from {country} is not accepted."]})
+    if currency not in settings.SUPPORTED_CURRENCIES or currency not in MINOR_UNITS:
+        raise ValidationFailed(details={"currency": [f"{currency} is not offered."]})
+    if User.objects.filter(email__iexact=email).exists():
+        raise EmailTaken(details={"email": ["An account with this email already exists."]})
+    candidate = User(email=email, first_name=first_name, last_name=last_name)
+    try:
+        validate_password(password, user=candidate)
+    except DjangoValidationError as exc:
+        raise ValidationFailed("The password is too weak.", details={"password": list(exc.messages)}) from None
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password, first_name=first_name, last_name=last_name)
+    except IntegrityError:
+        # Two registrations raced for one email; the database's unique index decided.
+        raise EmailTaken(details={"email": ["An account with this email already exists."]}) from None
+    return Player.objects.create(
+        user=user,
+        date_of_birth=date_of_birth,
+        country=country,
+        currency=currency,
+        signup_ip=signup_ip,
+        signup_device=signup_device,
+        device_id=device_id,
+        status_changed_at=clock.now(),
+        **profile,
+    )
+
+
+def _transition(player: Player, method_name: str, *, actor: User | None, reason: str) -> Player:
+    """Run one status transition under a row lock, recording who did it and why in the history."""
+    locked = Player.objects.select_for_update().get(pk=player.pk)
+    try:
+        getattr(locked, method_name)()
+    except TransitionNotAllowed:
+        raise InvalidState(
+            f"Cannot {method_name.replace('_', ' ')} a player who is {locked.status}.",
+            details={"status": locked.status},
+        ) from None
+    locked.status_reason = reason[:255]
+    locked.status_changed_at = clock.now()
+    locked._history_user = actor
+    locked._change_reason = reason
+    locked.save()
+    return locked
+
+
+@transaction.atomic
+def player_suspend(*, player: Player, actor: User | None, reason: str) -> Player:
+    return _transition(player, "suspend", actor=actor, reason=reason)
+
+
+@transaction.atomic
+def player_reinstate(*, player: Player, actor: User | None, reason: str) -> Player:
+    return _transition(player, "reinstate", actor=actor, reason=reason)
+
+
+@transaction.atomic
+def player_close(*, player: Player, actor: User | None, reason: str) -> Player:
+    return _transition(player, "close", actor=actor, reason=reason)
+
+
+@transaction.atomic
+def player_self_exclude(*, player: Player, actor: User | None, reason: str) -> Player:
+    """Called by apps.limits when a self-exclusion starts; the exclusion period itself lives there."""
+    return _transition(player, "self_exclude", actor=actor, reason=reason)
+
+
+@transaction.atomic
+def player_reactivate(*, player: Player, actor: User | None, reason: str) -> Player:
+    """Called by apps.limits only after the exclusion period has ended and the player asked to return."""
+    return _transition(player, "reactivate", actor=actor, reason=reason)
+
+
+@transaction.atomic
+def player_mark_activated(*, player: Player, actor: User | None = None) -> Player:
+    """Record the first positive identity verification (the regulator's activation time); later ones keep it."""
+    locked = Player.objects.select_for_update().get(pk=player.pk)
+    if locked.activated_at is None:
+        locked.activated_at = clock.now()
+        locked._history_user = actor
+        locked._change_reason = "KYC approved"
+        locked.save()
+    return locked
+
+
+@transaction.atomic
+def player_update_identity(*, player: Player, actor: User | None, reason: str, **fields: object) -> Player:
+    """Complete identity/contact data (at KYC); only profile fields, never status or money."""
+    allowed = {
+        "second_surname", "nationality", "sex", "address_street", "address_city", "address_postcode",
+        "address_country", "phone", "phone_verified", "email_verified", "id_document_type", "id_document_number",
+    }
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationFailed(details={name: ["This field cannot be changed here."] for name in sorted(unknown)})
+    locked = Player.objects.select_for_update().get(pk=player.pk)
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked._history_user = actor
+    locked._change_reason = reason
+    locked.save()
+    return locked
+
+
+__all__ = [
+    "PlayerStatus",
+    "player_close",
+    "player_mark_activated",
+    "player_reactivate",
+    "player_register",
+    "player_reinstate",
+    "player_self_exclude",
+    "player_suspend",
+    "player_update_identity",
+]

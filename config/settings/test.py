@@ -1,0 +1,30 @@
+"""Tests run against real PostgreSQL and Redis, as production does."""
+
+import uuid
+
+from .base import *  # noqa: F403
+from .base import env
+
+DATABASES = {
+    "default": {
+        **env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/casino"),
+        # Parallel test runs (several developers on one machine) each name their own test database.
+        "TEST": {"NAME": env("TEST_DATABASE_NAME", default=None)},
+    }
+}
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/1")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        # One key space per test process, so parallel runs never see each other's throttles.
+        "KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+    }
+}
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = "memory://"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/min", "user": "10000/min", "auth": "10000/min"}  # noqa: F405
+PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / ".test-private-media")))  # noqa: F405
+STORAGES["default"]["OPTIONS"]["location"] = str(PRIVATE_MEDIA_ROOT)  # noqa: F405

@@ -1,0 +1,96 @@
+"""Fixtures shared by every app's tests."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from apps.core.money import Money
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_player(db):
+    """Create a registered player through the real registration service."""
+    from apps.players.services import player_register
+
+    def make(**overrides):
+        n = next(_counter)
+        data = {
+            "email": f"player{n}-{id(overrides)}@example.com",
+            "password": "A-strong-passphrase-42",
+            "first_name": "Ada",
+            "last_name": f"Player{n}",
+            "date_of_birth": date(1990, 1, 1),
+            "country": "DE",
+            "currency": "EUR",
+        }
+        data.update(overrides)
+        return player_register(**data)
+
+    return make
+
+
+@pytest.fixture
+def player(make_player):
+    return make_player()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def player_client(player):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(player.user).access_token}")
+    client.player = player
+    return client
+
+
+def client_for(player) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(player.user).access_token}")
+    client.player = player
+    return client
+
+
+@pytest.fixture
+def fund():
+    """Credit a player's cash through the ledger's deposit posting (no PSP, no limits)."""
+    from apps.ledger.services import deposit_post
+
+    def credit(player, amount: str, key: str | None = None):
+        return deposit_post(
+            player=player,
+            amount=Money(Decimal(amount), player.currency),
+            idempotency_key=key or f"test-fund:{player.pk}:{next(_counter)}",
+            reference="test-fund",
+        )
+
+    return credit
+
+
+@pytest.fixture
+def staff_user(db):
+    from apps.players.models import User
+
+    def make(group: str | None = None, *, superuser: bool = False, email: str | None = None):
+        from django.contrib.auth.models import Group
+
+        email = email or f"{group or 'admin'}-{next(_counter)}@casino.test"
+        if superuser:
+            return User.objects.create_superuser(email=email, password="Staff-passphrase-42")
+        user = User.objects.create_user(email=email, password="Staff-passphrase-42", is_staff=True)
+        if group:
+            user.groups.add(Group.objects.get(name=group))
+        return user
+
+    return make
