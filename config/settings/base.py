@@ -214,3 +214,5 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+# UKGC RTS 12: raising or removing a limit takes effect only after a cooling-off period.
+LIMIT_COOLING_OFF = timedelta(hours=env.int("LIMIT_COOLING_OFF_HOURS", default=24))
