@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
@@ -87,6 +88,7 @@ def api_server_error(request, *args, **kwargs):
     return server_error(request)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "example": "10.00"})
 class MoneyField(serializers.Field):
     """A money amount as a plain decimal string in the currency taken from the serializer context."""
 

@@ -13,7 +13,8 @@ class IdempotentRequest(models.Model):
     key = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
     status_code = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
+    # Text, not jsonb: a replay must return the same body byte for byte, key order included.
+    response_body = models.TextField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 

@@ -34,7 +34,7 @@ def idempotent_call(*, scope: str, key: str, fingerprint: str, action: Callable[
             record = IdempotentRequest.objects.create(scope=scope, key=key, fingerprint=fingerprint, user=user)
             status_code, body = action()
             record.status_code = status_code
-            record.response_body = json.loads(json.dumps(body, default=str))
+            record.response_body = json.dumps(body, default=str)
             record.save(update_fields=["status_code", "response_body"])
             return status_code, body
     except IntegrityError:
@@ -48,4 +48,4 @@ def idempotent_call(*, scope: str, key: str, fingerprint: str, action: Callable[
 def _replay(record: IdempotentRequest, fingerprint: str) -> Answer:
     if record.fingerprint != fingerprint:
         raise IdempotencyConflict(details={"idempotency_key": record.key})
-    return record.status_code, record.response_body
+    return record.status_code, json.loads(record.response_body)

@@ -1,16 +1,60 @@
-"""Login lock-out answer (django-axes calls this when an email is locked)."""
+"""Login lock-out (django-axes): 5 failed logins for one email within the cool-off window lock that email.
 
-from django.http import JsonResponse
+django-axes records every failure in AccessAttempt / AccessFailureLog (visible in the admin, where an
+operator can also unlock an email by deleting its AccessAttempt) and calls `lockout_response` for the answer.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from django.http import HttpResponse, JsonResponse
+
+from apps.core import clock
 
 
-def lockout_response(request, credentials, *args, **kwargs) -> JsonResponse:
-    from django.conf import settings
+def _cool_off(request=None) -> timedelta:
+    from axes.helpers import get_cool_off
 
-    retry_after = int(settings.AXES_COOLOFF_TIME.total_seconds())
-    response = JsonResponse(
-        {"error": {"code": "rate_limited", "message": "Too many failed logins; try again later.",
-                   "details": {"retry_after": retry_after}}},
-        status=429,
-    )
+    return get_cool_off(request) or timedelta(minutes=15)
+
+
+def lockout_retry_after(*, username: str | None, request=None) -> int:
+    """Seconds until the email may try again: the cool-off runs from its latest recorded failure."""
+    from axes.models import AccessAttempt
+    from django.db.models import Max
+
+    cool_off = _cool_off(request)
+    latest = None
+    if username:
+        latest = AccessAttempt.objects.filter(username=username).aggregate(latest=Max("attempt_time"))["latest"]
+    if latest is None:
+        return max(1, math.ceil(cool_off.total_seconds()))
+    remaining = (latest + cool_off - clock.now()).total_seconds()
+    return max(1, math.ceil(remaining))
+
+
+def lockout_response(request, original_response=None, credentials=None, *args, **kwargs) -> HttpResponse:
+    """API.md's 429 `rate_limited` with Retry-After; the admin login gets the same status as plain text.
+
+    django-axes calls this (request, original_response, credentials) from its middleware,
+    falling back to (request, credentials) for old signatures; both are accepted.
+    """
+    from axes.helpers import get_client_username
+
+    if credentials is None and isinstance(original_response, dict):
+        credentials, original_response = original_response, None
+    username = get_client_username(request, credentials) if credentials else None
+    retry_after = lockout_retry_after(username=username, request=request)
+    message = "Too many failed logins for this email; try again later."
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse(
+            {"error": {"code": "rate_limited", "message": message, "details": {"retry_after": retry_after}}},
+            status=429,
+        )
+    else:
+        minutes = max(1, math.ceil(retry_after / 60))
+        response = HttpResponse(f"{message} (about {minutes} minutes)", status=429, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(retry_after)
     return response

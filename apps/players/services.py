@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
@@ -9,12 +10,18 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django_fsm import TransitionNotAllowed
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core import clock
-from apps.core.errors import CountryBlocked, EmailTaken, InvalidState, Underage, ValidationFailed
+from apps.core.errors import AccountBlocked, CountryBlocked, EmailTaken, InvalidState, TokenInvalid, Underage, ValidationFailed
 from apps.core.money import MINOR_UNITS
 
 from .models import Player, PlayerStatus, User
+
+# simple-history keeps a change reason in 100 characters; the full reason (up to 255) is in status_reason.
+_CHANGE_REASON_MAX = 100
 
 
 def _age_on(born: date, today: date) -> int:
@@ -85,7 +92,7 @@ def _transition(player: Player, method_name: str, *, actor: User | None, reason:
     locked.status_reason = reason[:255]
     locked.status_changed_at = clock.now()
     locked._history_user = actor
-    locked._change_reason = reason
+    locked._change_reason = reason[:_CHANGE_REASON_MAX]
     locked.save()
     return locked
 
@@ -102,7 +109,10 @@ def player_reinstate(*, player: Player, actor: User | None, reason: str) -> Play
 
 @transaction.atomic
 def player_close(*, player: Player, actor: User | None, reason: str) -> Player:
-    return _transition(player, "close", actor=actor, reason=reason)
+    """Close the account and end every session: a closed player must not keep playing on an old refresh token."""
+    closed = _transition(player, "close", actor=actor, reason=reason)
+    _revoke_refresh_tokens(user_id=closed.user_id)
+    return closed
 
 
 @transaction.atomic
@@ -143,19 +153,110 @@ def player_update_identity(*, player: Player, actor: User | None, reason: str, *
     for name, value in fields.items():
         setattr(locked, name, value)
     locked._history_user = actor
-    locked._change_reason = reason
+    locked._change_reason = reason[:_CHANGE_REASON_MAX]
     locked.save()
     return locked
 
 
+@transaction.atomic
+def player_set_test_flag(*, player: Player, actor: User | None, is_test_player: bool, reason: str) -> Player:
+    """Mark an operator's own test account, so regulatory reports and KPIs can leave it out."""
+    locked = Player.objects.select_for_update().get(pk=player.pk)
+    if locked.is_test_player != is_test_player:
+        locked.is_test_player = is_test_player
+        locked._history_user = actor
+        locked._change_reason = reason[:_CHANGE_REASON_MAX]
+        locked.save()
+    return locked
+
+
+# --- Sessions: JWT pairs. The view authenticates (django-axes needs the request); these decide what is issued. ---
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access: str
+    refresh: str
+
+
+def _assert_may_hold_session(user: User) -> None:
+    """Closed players are shut out; suspended and self-excluded ones may still log in to see their data and withdraw."""
+    player = Player.objects.filter(user=user).only("status").first()
+    if player is not None and player.status == PlayerStatus.CLOSED:
+        raise AccountBlocked("This account is closed.", details={"status": player.status})
+
+
+def _issue(user: User) -> TokenPair:
+    refresh = RefreshToken.for_user(user)  # also records the OutstandingToken row the blacklist needs
+    return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
+
+
+@transaction.atomic
+def auth_tokens_issue(*, user: User) -> TokenPair:
+    """A fresh access/refresh pair for a user whose password was just checked."""
+    _assert_may_hold_session(user)
+    return _issue(user)
+
+
+def _consume_refresh(raw: str) -> OutstandingToken:
+    """Verify a refresh token and blacklist it, exactly once even under concurrent use.
+
+    simplejwt's own rotation checks the blacklist and then writes it, so two requests racing
+    with one token could both get a new pair. Locking the token's OutstandingToken row makes
+    the second request wait, then find the token used.
+    """
+    try:
+        token = RefreshToken(raw)
+    except TokenError:
+        raise TokenInvalid() from None
+    outstanding = (
+        OutstandingToken.objects.select_for_update(of=("self",)).select_related("user").filter(jti=token.payload.get("jti")).first()
+    )
+    if outstanding is None or outstanding.user is None:
+        # Every token this service issues is recorded; an unrecorded one is not ours to honour.
+        raise TokenInvalid()
+    if BlacklistedToken.objects.filter(token=outstanding).exists():
+        raise TokenInvalid()
+    BlacklistedToken.objects.create(token=outstanding)
+    return outstanding
+
+
+@transaction.atomic
+def auth_token_refresh(*, refresh: str) -> TokenPair:
+    """Rotate: the presented refresh token is spent and a new pair issued."""
+    outstanding = _consume_refresh(refresh)
+    user = outstanding.user
+    if not user.is_active:
+        raise TokenInvalid()
+    _assert_may_hold_session(user)
+    return _issue(user)
+
+
+@transaction.atomic
+def auth_logout(*, refresh: str) -> None:
+    """Spend the refresh token without issuing another. Access tokens expire on their own within minutes."""
+    _consume_refresh(refresh)
+
+
+def _revoke_refresh_tokens(*, user_id: int) -> int:
+    live = OutstandingToken.objects.filter(user_id=user_id, expires_at__gt=clock.now(), blacklistedtoken__isnull=True)
+    created = BlacklistedToken.objects.bulk_create([BlacklistedToken(token=t) for t in live], ignore_conflicts=True)
+    return len(created)
+
+
 __all__ = [
     "PlayerStatus",
+    "TokenPair",
+    "auth_logout",
+    "auth_token_refresh",
+    "auth_tokens_issue",
     "player_close",
     "player_mark_activated",
     "player_reactivate",
     "player_register",
     "player_reinstate",
     "player_self_exclude",
+    "player_set_test_flag",
     "player_suspend",
     "player_update_identity",
 ]

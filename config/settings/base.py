@@ -176,6 +176,9 @@ SIMPLE_JWT = {
     "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),
 }
 
+# Reverting from history would skip the services (and their FSM transitions and ledger postings).
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Casino back-office API",
     "DESCRIPTION": "Player, wallet, responsible-gaming, KYC and provider wallet API.",
@@ -191,6 +194,8 @@ AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_USERNAME_FORM_FIELD = "email"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+# The 15 minutes count from the failure that locked the email; retries during the lock-out do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "apps.players.auth.lockout_response"
 # API.md locks out by email; per-IP abuse is handled by DRF's anonymous throttles instead.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
@@ -205,6 +210,9 @@ SUPPORTED_CURRENCIES = env.list(
 # EU AMLD customer due diligence threshold for casinos: lifetime deposits above this need approved KYC.
 KYC_DEPOSIT_THRESHOLD = env("KYC_DEPOSIT_THRESHOLD", default="2000.00")
 PSP_WEBHOOK_SECRET = env("PSP_WEBHOOK_SECRET", default="sandbox-psp-webhook-secret")
+# Deposit methods players may use. The sandbox PSP credits cash without taking real money,
+# so production must list only real PSP methods (see production.py).
+PAYMENTS_DEPOSIT_METHODS = env.list("PAYMENTS_DEPOSIT_METHODS", default=["sandbox", "sandbox_async"])
 KYC_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 11 * 1024 * 1024
 

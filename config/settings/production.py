@@ -11,3 +11,5 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
 PSP_WEBHOOK_SECRET = env("PSP_WEBHOOK_SECRET")
+# No sandbox money in production: an empty default refuses every method until real PSPs are configured.
+PAYMENTS_DEPOSIT_METHODS = env.list("PAYMENTS_DEPOSIT_METHODS", default=[])

@@ -1,0 +1,350 @@
+"""Operator UI for logins and players.
+
+Status is never edited as a field: suspend, reinstate and close are actions (list and change
+page) that ask for a reason and call the services, which record who and why in the history.
+Profile edits also go through a service and need a reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import authenticate
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django_fsm import can_proceed
+from simple_history.admin import SimpleHistoryAdmin
+
+from apps.core.errors import DomainError
+
+from . import services
+from .models import Player, User
+from .panels import render_player_overview
+
+# --- Logins ---
+
+
+class StaffAuthenticationForm(AdminAuthenticationForm):
+    """The admin login, authenticating by `email` so django-axes counts failures per email, as for the API.
+
+    Django's own form passes `username=`, which axes (AXES_USERNAME_FORM_FIELD = "email") cannot
+    attribute to an email: failed admin logins would never lock out.
+    """
+
+    def clean(self):
+        email = (self.cleaned_data.get("username") or "").strip().lower()
+        password = self.cleaned_data.get("password")
+        if email and password:
+            self.user_cache = authenticate(self.request, email=email, password=password)
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+admin.site.login_form = StaffAuthenticationForm
+
+
+class UserCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email",)
+
+    def clean_email(self) -> str:
+        # Logins compare lower-cased emails (the API lower-cases what it is sent).
+        return User.objects.normalize_email(self.cleaned_data["email"]).strip().lower()
+
+
+class UserChangeForm(DjangoUserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+        field_classes: dict = {}
+
+    def clean_email(self) -> str:
+        return User.objects.normalize_email(self.cleaned_data["email"]).strip().lower()
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Email is the login; there is no username. Staff roles are the operator/compliance/support groups."""
+
+    form = UserChangeForm
+    add_form = UserCreationForm
+    ordering = ("email",)
+    list_display = ("email", "first_name", "last_name", "is_staff", "is_superuser", "is_active", "last_login")
+    list_filter = ("is_staff", "is_superuser", "is_active", "groups")
+    search_fields = ("email", "first_name", "last_name")
+    readonly_fields = ("last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "usable_password", "password1", "password2")}),
+    )
+
+
+# --- Players ---
+
+# What an operator may correct by hand; date of birth, country, currency and document data belong to KYC.
+EDITABLE_IDENTITY_FIELDS = (
+    "second_surname",
+    "nationality",
+    "sex",
+    "address_street",
+    "address_city",
+    "address_postcode",
+    "address_country",
+    "phone",
+)
+
+# Admin-offered status transitions: (transition method, service, verb for the page).
+STATUS_TRANSITIONS = {
+    "suspend": (services.player_suspend, "Suspend"),
+    "reinstate": (services.player_reinstate, "Reinstate"),
+    "close": (services.player_close, "Close"),
+}
+
+
+class PlayerAdminForm(forms.ModelForm):
+    change_reason = forms.CharField(
+        required=False,
+        max_length=255,
+        label="Reason for this change",
+        help_text="Required when you change anything; kept in the player's history.",
+    )
+
+    class Meta:
+        model = Player
+        fields = (*EDITABLE_IDENTITY_FIELDS, "is_test_player")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        changed = [name for name in self.changed_data if name != "change_reason"]
+        if changed and not (cleaned.get("change_reason") or "").strip():
+            self.add_error("change_reason", "Say why you are changing this player.")
+        return cleaned
+
+
+class StatusReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=255,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Shown in the player's history and in status reports.",
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("A reason is required.")
+        return reason
+
+
+@admin.register(Player)
+class PlayerAdmin(SimpleHistoryAdmin):
+    form = PlayerAdminForm
+    list_display = ("email", "full_name", "public_id", "status", "country", "currency", "is_test_player", "created_at")
+    list_filter = ("status", "country", "currency", "is_test_player")
+    list_select_related = ("user",)
+    search_fields = ("user__email", "user__first_name", "user__last_name")
+    search_help_text = "Email or name; an exact public id (UUID) or internal id also matches."
+    ordering = ("-created_at",)
+    date_hierarchy = "created_at"
+    actions = ("suspend_players", "reinstate_players", "close_players")
+    readonly_fields = (
+        "overview",
+        "public_id",
+        "email",
+        "full_name",
+        "status",
+        "status_reason",
+        "status_changed_at",
+        "date_of_birth",
+        "country",
+        "currency",
+        "phone_verified",
+        "email_verified",
+        "id_document_type",
+        "id_document_number",
+        "signup_ip",
+        "signup_device",
+        "device_id",
+        "activated_at",
+        "created_at",
+        "updated_at",
+    )
+    base_fieldsets = (
+        ("360° overview", {"fields": ("overview",)}),
+        ("Account", {"fields": ("public_id", "email", "full_name", "status", "status_reason", "status_changed_at", "is_test_player")}),
+        ("Registration", {"fields": ("date_of_birth", "country", "currency", "signup_ip", "signup_device", "device_id", "created_at")}),
+        ("Identity and contact", {"fields": EDITABLE_IDENTITY_FIELDS}),
+        ("Verification", {"fields": ("email_verified", "phone_verified", "id_document_type", "id_document_number", "activated_at")}),
+    )
+
+    # Players come only from registration, and are closed, never deleted (records must be retained).
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_status_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("players.change_player_status")
+
+    def get_fieldsets(self, request, obj=None):
+        if self.has_change_permission(request, obj):
+            return (*self.base_fieldsets, ("Why", {"fields": ("change_reason",)}))
+        return self.base_fieldsets
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        with contextlib.suppress(ValueError):
+            results |= queryset.filter(public_id=uuid.UUID(term))
+        if term.isdigit():
+            results |= queryset.filter(pk=int(term))
+        return results, may_have_duplicates
+
+    @admin.display(description="email", ordering="user__email")
+    def email(self, obj: Player) -> str:
+        return obj.user.email
+
+    @admin.display(description="name", ordering="user__last_name")
+    def full_name(self, obj: Player) -> str:
+        return obj.user.get_full_name()
+
+    @admin.display(description="360° view")
+    def overview(self, obj: Player) -> str:
+        return render_player_overview(obj)
+
+    # History: visible to everyone who may see the player; reverting would bypass the services.
+    def revert_disabled(self, request, obj=None) -> bool:
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method == "POST":
+            raise PermissionDenied("Reverting a player from history is not allowed; use the status actions.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def save_model(self, request, obj: Player, form, change: bool) -> None:
+        reason = form.cleaned_data.get("change_reason", "").strip()
+        identity = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_IDENTITY_FIELDS}
+        if identity:
+            services.player_update_identity(player=obj, actor=request.user, reason=reason, **identity)
+        if "is_test_player" in form.changed_data:
+            services.player_set_test_flag(
+                player=obj, actor=request.user, is_test_player=form.cleaned_data["is_test_player"], reason=reason
+            )
+
+    # --- Status transitions ---
+
+    def get_urls(self):
+        meta = self.model._meta
+        return [
+            path(
+                "<path:object_id>/status/<str:transition>/",
+                self.admin_site.admin_view(self.status_view),
+                name=f"{meta.app_label}_{meta.model_name}_status",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and self.has_change_status_permission(request, obj):
+            extra_context["status_transitions"] = [
+                (verb, reverse("admin:players_player_status", args=[obj.pk, name]))
+                for name, (_service, verb) in STATUS_TRANSITIONS.items()
+                if can_proceed(getattr(obj, name))
+            ]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _apply_status(self, request, players, transition: str, reason: str) -> None:
+        service, verb = STATUS_TRANSITIONS[transition]
+        done, refused = [], []
+        for player in players:
+            try:
+                service(player=player, actor=request.user, reason=reason)
+                done.append(player.user.email)
+            except DomainError as exc:
+                refused.append(f"{player.user.email} ({exc.message})")
+        if done:
+            self.message_user(request, f"{verb}: {', '.join(done)}.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, f"Not changed: {'; '.join(refused)}", messages.WARNING)
+
+    def _status_page(self, request, *, transition: str, players, form, hidden: list[tuple[str, str]], cancel_url: str):
+        _service, verb = STATUS_TRANSITIONS[transition]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{verb} players",
+            "verb": verb,
+            "players": players,
+            "form": form,
+            "hidden": hidden,
+            "cancel_url": cancel_url,
+        }
+        return TemplateResponse(request, "admin/players/player/status_change.html", context)
+
+    def _status_action(self, request, queryset, transition: str):
+        """Changelist action with an intermediate page that asks for the reason."""
+        players = list(queryset.select_related("user"))
+        if "apply_status" in request.POST:
+            form = StatusReasonForm(request.POST)
+            if form.is_valid():
+                self._apply_status(request, players, transition, form.cleaned_data["reason"])
+                return None  # back to the changelist
+        else:
+            form = StatusReasonForm()
+        hidden = [("action", request.POST.get("action", "")), *[(helpers.ACTION_CHECKBOX_NAME, str(p.pk)) for p in players]]
+        return self._status_page(
+            request, transition=transition, players=players, form=form, hidden=hidden,
+            cancel_url=reverse("admin:players_player_changelist"),
+        )
+
+    @admin.action(description="Suspend selected players (asks for a reason)", permissions=["change_status"])
+    def suspend_players(self, request, queryset):
+        return self._status_action(request, queryset, "suspend")
+
+    @admin.action(description="Reinstate selected suspended players (asks for a reason)", permissions=["change_status"])
+    def reinstate_players(self, request, queryset):
+        return self._status_action(request, queryset, "reinstate")
+
+    @admin.action(description="Close selected players' accounts (asks for a reason)", permissions=["change_status"])
+    def close_players(self, request, queryset):
+        return self._status_action(request, queryset, "close")
+
+    def status_view(self, request, object_id, transition: str):
+        """The same reason page for one player, reached from the buttons on the change page."""
+        if transition not in STATUS_TRANSITIONS:
+            raise PermissionDenied("Unknown status transition.")
+        player = self.get_object(request, unquote(object_id))
+        if player is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        if not self.has_change_status_permission(request, player):
+            raise PermissionDenied
+        change_url = reverse("admin:players_player_change", args=[player.pk])
+        if request.method == "POST":
+            form = StatusReasonForm(request.POST)
+            if form.is_valid():
+                self._apply_status(request, [player], transition, form.cleaned_data["reason"])
+                return HttpResponseRedirect(change_url)
+        else:
+            form = StatusReasonForm()
+        return self._status_page(request, transition=transition, players=[player], form=form, hidden=[], cancel_url=change_url)

@@ -1,0 +1,98 @@
+"""Input and output shapes of the players API (API.md "Players and auth")."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .models import Device, PlayerStatus, Sex
+
+# API.md fixes these values; apps.kyc owns the states themselves.
+KYC_STATUSES = ["none", "submitted", "in_review", "approved", "rejected", "more_info_required"]
+
+_ALPHA2 = r"^[A-Za-z]{2}$"
+_ALPHA3 = r"^[A-Za-z]{3}$"
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error envelope of API.md, for the OpenAPI schema."""
+
+    error = ErrorDetailSerializer()
+
+    class Meta:
+        ref_name = "ErrorEnvelope"
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
+    first_name = serializers.CharField(max_length=150)
+    last_name = serializers.CharField(max_length=150)
+    date_of_birth = serializers.DateField(input_formats=["%Y-%m-%d"])
+    country = serializers.RegexField(_ALPHA2, help_text="Country of residence, ISO 3166-1 alpha-2.")
+    currency = serializers.RegexField(_ALPHA3, help_text="Wallet currency, ISO 4217; fixed for the life of the account.")
+    # Optional identity data; the rest is completed at KYC.
+    second_surname = serializers.CharField(max_length=150, required=False)
+    nationality = serializers.RegexField(_ALPHA2, required=False)
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False)
+    phone = serializers.RegexField(r"^\+?[0-9 ()-]{6,31}$", required=False)
+    address_street = serializers.CharField(max_length=255, required=False)
+    address_city = serializers.CharField(max_length=120, required=False)
+    address_postcode = serializers.CharField(max_length=20, required=False)
+    address_country = serializers.RegexField(_ALPHA2, required=False)
+    signup_device = serializers.ChoiceField(
+        choices=Device.choices, required=False, help_text="Device class for the regulator's registry; or send the X-Device-Type header."
+    )
+    device_id = serializers.CharField(max_length=128, required=False)
+
+    def validate_date_of_birth(self, value):
+        if value.year < 1900:
+            raise serializers.ValidationError("Enter a real date of birth.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        for name in ("country", "currency", "nationality", "address_country"):
+            if name in attrs:
+                attrs[name] = attrs[name].upper()
+        attrs["email"] = attrs["email"].strip().lower()
+        return attrs
+
+
+class CredentialsInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class PlayerSerializer(serializers.Serializer):
+    """The player's own view of their account (GET /me, and the answer to registration)."""
+
+    id = serializers.UUIDField(source="public_id")
+    email = serializers.EmailField(source="user.email")
+    first_name = serializers.CharField(source="user.first_name")
+    last_name = serializers.CharField(source="user.last_name")
+    country = serializers.CharField()
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(choices=PlayerStatus.choices)
+    kyc_status = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.ChoiceField(choices=KYC_STATUSES))
+    def get_kyc_status(self, player) -> str:
+        from apps.kyc.selectors import kyc_status
+
+        return kyc_status(player=player)
