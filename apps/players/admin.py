@@ -24,8 +24,8 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django_fsm import can_proceed
-from simple_history.admin import SimpleHistoryAdmin
 
+from apps.core.admin import AuditedHistoryAdmin
 from apps.core.errors import DomainError
 
 from . import services
@@ -155,7 +155,7 @@ class StatusReasonForm(forms.Form):
 
 
 @admin.register(Player)
-class PlayerAdmin(SimpleHistoryAdmin):
+class PlayerAdmin(AuditedHistoryAdmin):
     form = PlayerAdminForm
     list_display = ("email", "full_name", "public_id", "status", "country", "currency", "is_test_player", "created_at")
     list_filter = ("status", "country", "currency", "is_test_player")
@@ -230,15 +230,6 @@ class PlayerAdmin(SimpleHistoryAdmin):
     @admin.display(description="360° view")
     def overview(self, obj: Player) -> str:
         return render_player_overview(obj)
-
-    # History: visible to everyone who may see the player; reverting would bypass the services.
-    def revert_disabled(self, request, obj=None) -> bool:
-        return True
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        if request.method == "POST":
-            raise PermissionDenied("Reverting a player from history is not allowed; use the status actions.")
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def save_model(self, request, obj: Player, form, change: bool) -> None:
         reason = form.cleaned_data.get("change_reason", "").strip()

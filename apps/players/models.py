@@ -5,7 +5,7 @@ import uuid
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
-from django_fsm import FSMField, transition
+from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
 
@@ -77,7 +77,7 @@ class Device(models.TextChoices):
     OTHER = "OT", "Other"
 
 
-class Player(models.Model):
+class Player(FSMModelMixin, models.Model):
     """The player's identity and status. Money lives in the ledger; limits in apps.limits; KYC in apps.kyc.
 
     Identity and contact fields are optional at registration and completed at KYC, because

@@ -193,8 +193,16 @@ def _issue(user: User) -> TokenPair:
 
 @transaction.atomic
 def auth_tokens_issue(*, user: User) -> TokenPair:
-    """A fresh access/refresh pair for a user whose password was just checked."""
+    """A fresh access/refresh pair for a user whose password was just checked.
+
+    A login starts a new play session: reality checks count from here.
+    """
     _assert_may_hold_session(user)
+    player = Player.objects.filter(user=user).first()
+    if player is not None:
+        from apps.limits.services import protection_session_start
+
+        protection_session_start(player=player)
     return _issue(user)
 
 

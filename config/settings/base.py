@@ -185,6 +185,18 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Several apps have fields called "kind" and "status"; give each choice set its domain name.
+    "ENUM_NAME_OVERRIDES": {
+        "KycStateEnum": "apps.kyc.models.KycState",
+        "KycDocumentKindEnum": "apps.kyc.models.DocumentKind",
+        "KycDocumentStatusEnum": "apps.kyc.models.DocumentStatus",
+        "TransactionKindEnum": "apps.ledger.models.TransactionKind",
+        "LimitKindEnum": "apps.limits.models.LimitKind",
+        "LimitPeriodEnum": "apps.limits.models.LimitPeriod",
+        "DepositStatusEnum": "apps.payments.models.DepositStatus",
+        "WithdrawalStatusEnum": "apps.payments.models.WithdrawalStatus",
+        "PlayerStatusEnum": "apps.players.models.PlayerStatus",
+    },
 }
 
 # Login lock-out: 5 failures in 15 minutes for one email (API.md).

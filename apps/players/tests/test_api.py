@@ -156,6 +156,15 @@ def test_token_records_the_login(player, login):
     assert player.user.last_login is not None
 
 
+def test_login_starts_the_reality_check_session(player, login, time_machine):
+    time_machine.move_to("2026-03-01T10:00:00Z")
+    assert login(player.user.email).status_code == 200
+    me = APIClient()
+    me.credentials(HTTP_AUTHORIZATION=f"Bearer {login(player.user.email).json()['access']}")
+    started = me.get("/api/v1/responsible-gaming").json()["session_started_at"]
+    assert started is not None and started.startswith("2026-03-01T10:00")
+
+
 @pytest.mark.parametrize("password", ["wrong-password-123", ""])
 def test_token_wrong_password_is_401_invalid_credentials(player, login, password):
     response = login(player.user.email, password)
