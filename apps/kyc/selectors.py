@@ -1,11 +1,65 @@
-"""What other apps may ask about a player's KYC. (Stub until the KYC app lands.)"""
+"""What other apps, the API and the admin may ask about a player's KYC."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.db.models import F, QuerySet
+
+from apps.core import clock
+
+from .models import OPEN_STATES, KycCase, KycDocument, KycState
+
+
+def kyc_case_for_player(*, player) -> KycCase | None:
+    return KycCase.objects.filter(player=player).first()
+
+
+def _effective_state(case: KycCase, now: datetime) -> str:
+    # An approval whose identity document has lapsed is no longer an approval, even if the daily
+    # expiry task has not run yet: deposits must not rely on a scheduler being up.
+    if case.state == KycState.APPROVED and case.expires_at is not None and case.expires_at <= now:
+        return KycState.EXPIRED
+    return case.state
+
+
+def kyc_case_status(*, case: KycCase | None, now: datetime | None = None) -> str:
+    if case is None:
+        return KycState.NONE.value
+    return str(_effective_state(case, now or clock.now()))
+
 
 def kyc_status(*, player) -> str:
-    return "none"
+    """The player's KYC state as API.md names it; "none" until they upload something."""
+    return kyc_case_status(case=kyc_case_for_player(player=player))
 
 
 def kyc_is_approved(*, player) -> bool:
-    return kyc_status(player=player) == "approved"
+    return kyc_status(player=player) == KycState.APPROVED
+
+
+def kyc_documents(*, case: KycCase | None) -> QuerySet[KycDocument]:
+    if case is None:
+        return KycDocument.objects.none()
+    return case.documents.order_by("uploaded_at", "id")
+
+
+def kyc_review_queue() -> QuerySet[KycCase]:
+    """Open cases, oldest submission first: the order in which compliance must work them."""
+    return (
+        KycCase.objects.filter(state__in=OPEN_STATES)
+        .select_related("player__user", "reviewer")
+        .order_by(F("submitted_at").asc(nulls_last=True), "id")
+    )
+
+
+def kyc_cases_due_for_expiry(*, now: datetime) -> QuerySet[KycCase]:
+    return KycCase.objects.filter(state=KycState.APPROVED, expires_at__isnull=False, expires_at__lte=now).order_by("id")
+
+
+def kyc_document_for_staff(*, document_id: int, case_id: int | None = None) -> KycDocument | None:
+    """The document row for the admin's file view; the caller checks the permission first."""
+    documents = KycDocument.objects.select_related("case")
+    if case_id is not None:
+        documents = documents.filter(case_id=case_id)
+    return documents.filter(pk=document_id).first()

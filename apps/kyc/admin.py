@@ -1,0 +1,278 @@
+"""The compliance officers' KYC review desk.
+
+Decisions are admin actions that ask for a note and call the services; nothing about a case is edited by hand.
+Document files are shown only to holders of kyc.view_kyc_documents, through a view that streams them
+with the type sniffed at upload; they have no URL outside this view.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db.models import F
+from django.http import FileResponse, Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+
+from apps.core import clock
+from apps.core.admin import AuditedHistoryAdmin
+from apps.core.errors import DomainError
+
+from .models import EXTENSION_FOR_CONTENT_TYPE, OPEN_STATES, KycCase, KycDocument
+from .selectors import kyc_document_for_staff
+from .services import kyc_approve, kyc_reject, kyc_request_more_info, kyc_start_review
+
+logger = logging.getLogger(__name__)
+
+VIEW_DOCUMENTS_PERMISSION = "kyc.view_kyc_documents"
+REVIEW_PERMISSION = "kyc.review_kyccase"
+
+
+class WaitingFilter(admin.SimpleListFilter):
+    """How long an open case has waited since the player submitted it (service-level targets are in days)."""
+
+    title = "waiting for a decision"
+    parameter_name = "waiting"
+
+    def lookups(self, request, model_admin):
+        return [("lt1", "less than 1 day"), ("1to3", "1 to 3 days"), ("gt3", "more than 3 days")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value not in {"lt1", "1to3", "gt3"}:
+            return queryset
+        now = clock.now()
+        one_day, three_days = now - timedelta(days=1), now - timedelta(days=3)
+        waiting = queryset.filter(state__in=OPEN_STATES, submitted_at__isnull=False)
+        if value == "lt1":
+            return waiting.filter(submitted_at__gt=one_day)
+        if value == "1to3":
+            return waiting.filter(submitted_at__lte=one_day, submitted_at__gt=three_days)
+        return waiting.filter(submitted_at__lte=three_days)
+
+
+class KycDocumentInline(admin.TabularInline):
+    """Read-only list of the case's documents; hidden entirely from anyone who may not see identity documents."""
+
+    model = KycDocument
+    fields = ("kind", "content_type", "size", "sha256", "expires_on", "status", "uploaded_at", "submitted_at", "original_name", "view")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(VIEW_DOCUMENTS_PERMISSION)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="file")
+    def view(self, obj: KycDocument) -> str:
+        if obj.pk is None:
+            return "-"
+        url = reverse("admin:kyc_kyccase_document_file", args=[obj.case_id, obj.pk])
+        return format_html('<a href="{}" target="_blank" rel="noopener noreferrer">view</a>', url)
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(
+        label="Note to the player",
+        help_text="Shown to the player in their account and kept in the case history.",
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        required=True,
+        max_length=2000,
+    )
+
+
+class OptionalNoteForm(NoteForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["note"].required = False
+
+
+class StartReviewForm(OptionalNoteForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["note"].label = "Internal note"
+        self.fields["note"].help_text = "Optional; kept in the case history only."
+
+
+class ApproveForm(OptionalNoteForm):
+    id_document_number = forms.CharField(
+        label="Identity document number",
+        required=False,
+        max_length=64,
+        help_text=(
+            "Optional: the number printed on the identity document you checked; saved to the player's identity for regulatory reports."
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    name: str
+    title: str
+    button: str
+    form_class: type[forms.Form]
+    service: Callable[..., KycCase]
+    single_case_fields: tuple[str, ...] = ()
+
+
+DECISIONS = {
+    "start_review": Decision("start_review", "Start reviewing", "Start review", StartReviewForm, kyc_start_review),
+    "approve": Decision("approve", "Approve", "Approve", ApproveForm, kyc_approve, single_case_fields=("id_document_number",)),
+    "reject": Decision("reject", "Reject", "Reject", NoteForm, kyc_reject),
+    "request_more_info": Decision(
+        "request_more_info", "Request more information on", "Request more information", NoteForm, kyc_request_more_info
+    ),
+}
+
+
+@admin.register(KycCase)
+class KycCaseAdmin(AuditedHistoryAdmin):
+    list_display = ("player_email", "state", "submitted_at", "waiting", "reviewer", "reviewed_at", "expires_at")
+    list_filter = ("state", WaitingFilter)
+    list_select_related = ("player__user", "reviewer")
+    search_fields = ("player__user__email", "player__user__first_name", "player__user__last_name", "player__public_id__exact")
+    # The review queue: oldest submission first, cases never submitted last.
+    ordering = (F("submitted_at").asc(nulls_last=True), "id")
+    fields = (
+        "player", "state", "reviewer", "reviewer_note",
+        "submitted_at", "reviewed_at", "approved_at", "expires_at", "created_at", "updated_at",
+    )
+    readonly_fields = fields
+    inlines = (KycDocumentInline,)
+    actions = ("start_review", "approve", "reject", "request_more_info")
+    history_list_display = ("state", "reviewer", "reviewer_note")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # A case opens with the player's first upload.
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Every change is a decision through an action (and a service); this also keeps
+        # simple-history's "revert to this version" from bypassing the state machine.
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # KYC records are kept for the regulator's retention period.
+
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm(REVIEW_PERMISSION)
+
+    @admin.display(description="player", ordering="player__user__email")
+    def player_email(self, obj: KycCase) -> str:
+        return obj.player.user.email
+
+    @admin.display(description="waiting")
+    def waiting(self, obj: KycCase) -> str:
+        if obj.state not in OPEN_STATES or obj.submitted_at is None:
+            return "-"
+        return timesince(obj.submitted_at, clock.now())
+
+    # --- the document file view ---------------------------------------------------------------
+
+    def get_urls(self):
+        extra = [
+            path(
+                "<int:case_id>/documents/<int:document_id>/file/",
+                self.admin_site.admin_view(self.document_file_view),
+                name="kyc_kyccase_document_file",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def document_file_view(self, request, case_id: int, document_id: int):
+        """Stream one document to an officer allowed to see it; every opening is logged (who saw whose identity)."""
+        if not request.user.has_perm(VIEW_DOCUMENTS_PERMISSION):
+            raise PermissionDenied
+        document = kyc_document_for_staff(document_id=document_id, case_id=case_id)
+        if document is None:
+            raise Http404("No such document.")
+        try:
+            handle = document.file.open("rb")
+        except FileNotFoundError:
+            raise Http404("The document file is missing from storage.") from None
+        logger.info("kyc document %s (case %s) opened by user %s", document.pk, document.case_id, request.user.pk)
+        extension = EXTENSION_FOR_CONTENT_TYPE.get(document.content_type, "bin")
+        response = FileResponse(
+            handle, content_type=document.content_type, as_attachment=False, filename=f"{document.kind}-{document.public_id}.{extension}"
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-store"
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    # --- decisions ----------------------------------------------------------------------------
+
+    def _decide(self, request, queryset, decision: Decision):
+        cases = list(queryset.select_related("player__user").order_by("submitted_at", "id"))
+        single = len(cases) == 1
+        if request.POST.get("post") == "yes":
+            form = decision.form_class(request.POST)
+            if not single:
+                for name in decision.single_case_fields:
+                    form.fields.pop(name, None)
+            if form.is_valid():
+                self._apply(request, cases, decision, form.cleaned_data)
+                return None
+        else:
+            form = decision.form_class()
+            if not single:
+                for name in decision.single_case_fields:
+                    form.fields.pop(name, None)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{decision.title} {len(cases)} KYC case{'s' if len(cases) != 1 else ''}",
+            "opts": self.model._meta,
+            "cases": cases,
+            "form": form,
+            "action": decision.name,
+            "button": decision.button,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/kyc/kyccase/decision.html", context)
+
+    def _apply(self, request, cases: list[KycCase], decision: Decision, data: dict) -> None:
+        done, failed = 0, []
+        for case in cases:
+            try:
+                decision.service(case=case, officer=request.user, **data)
+                done += 1
+            except DomainError as exc:
+                failed.append(f"{case.player.user.email}: {exc.message}")
+        if done:
+            self.message_user(request, f"{decision.button}: done for {done} case{'s' if done != 1 else ''}.", messages.SUCCESS)
+        for failure in failed:
+            self.message_user(request, f"{decision.button} refused for {failure}", messages.ERROR)
+
+    @admin.action(permissions=["review"], description="Start reviewing the selected cases")
+    def start_review(self, request, queryset):
+        return self._decide(request, queryset, DECISIONS["start_review"])
+
+    @admin.action(permissions=["review"], description="Approve the selected cases")
+    def approve(self, request, queryset):
+        return self._decide(request, queryset, DECISIONS["approve"])
+
+    @admin.action(permissions=["review"], description="Reject the selected cases")
+    def reject(self, request, queryset):
+        return self._decide(request, queryset, DECISIONS["reject"])
+
+    @admin.action(permissions=["review"], description="Request more information on the selected cases")
+    def request_more_info(self, request, queryset):
+        return self._decide(request, queryset, DECISIONS["request_more_info"])
