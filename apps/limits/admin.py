@@ -1,0 +1,276 @@
+"""Operator UI for responsible gaming: everything read-only, plus "make a limit stricter".
+
+No admin path can lift an exclusion or loosen a limit: no add, change or delete permission for anyone
+(superusers included), history "revert" refused, and the one write is limit_tighten_by_operator.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from apps.core.admin import AuditedHistoryAdmin
+from apps.core.errors import DomainError
+from apps.core.money import Money, MoneyError, format_amount, parse_amount
+from apps.players.models import Player
+
+from .models import Exclusion, Limit, LimitKind, LimitPeriod, PlayerProtection
+from .selectors import player_exclusions
+from .services import limit_tighten_by_operator
+
+TIGHTEN_PERMISSION = "limits.tighten_limit"
+
+
+def tighten_url(player_id: int, *, kind: str = "", period: str = "") -> str:
+    url = reverse("admin:limits_tighten_limit", args=[player_id])
+    return f"{url}?kind={kind}&period={period}" if kind else url
+
+
+def _pending_text(limit: Limit) -> str:
+    if limit.pending_removal:
+        return f"removal from {limit.pending_from:%Y-%m-%d %H:%M} UTC"
+    if limit.pending_amount_minor is not None:
+        return f"{format_amount(limit.pending_amount_minor, limit.currency)} {limit.currency} from {limit.pending_from:%Y-%m-%d %H:%M} UTC"
+    return "—"
+
+
+def _amount_text(limit: Limit) -> str:
+    return f"{format_amount(limit.amount_minor, limit.currency)} {limit.currency}" if limit.amount_minor is not None else "none"
+
+
+def _limit_rows(player_id: int) -> list[tuple[str, str, str, str]]:
+    return [
+        (limit.get_kind_display(), limit.get_period_display(), _amount_text(limit), _pending_text(limit))
+        for limit in Limit.objects.filter(player_id=player_id).order_by("kind", "period")
+    ]
+
+
+class ReadOnlyHistoryAdmin(AuditedHistoryAdmin):
+    """View and history only. Reverting to an old version would lift an exclusion or loosen a limit."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+class TightenLimitForm(forms.Form):
+    kind = forms.ChoiceField(choices=LimitKind.choices)
+    period = forms.ChoiceField(choices=LimitPeriod.choices)
+    amount = forms.CharField(help_text="Decimal string in the player's currency, e.g. 50.00. Must be lower than the limit in force.")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Recorded in the limit's history.")
+
+    def __init__(self, *args, currency: str, **kwargs):
+        self.currency = currency
+        super().__init__(*args, **kwargs)
+
+    def clean_amount(self) -> Money:
+        try:
+            return parse_amount(self.cleaned_data["amount"], self.currency)
+        except MoneyError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(PlayerProtection)
+class PlayerProtectionAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("player", "timeout_until", "self_excluded_until", "self_exclusion_permanent", "reality_check_minutes", "updated_at")
+    list_filter = ("self_exclusion_permanent",)
+    search_fields = ("player__user__email", "=player__public_id")
+    list_select_related = ("player__user",)
+    fields = (
+        "player",
+        "timeout_until",
+        "self_excluded_from",
+        "self_excluded_until",
+        "self_exclusion_permanent",
+        "reactivation_requested_at",
+        "reality_check_minutes",
+        "session_started_at",
+        "limits_in_force",
+        "exclusion_record",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Limits")
+    def limits_in_force(self, obj: PlayerProtection) -> str:
+        rows = _limit_rows(obj.player_id)
+        table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows) if rows else "No limits."
+        link = format_html('<p><a class="button" href="{}">Make a limit stricter…</a></p>', tighten_url(obj.player_id))
+        return format_html("<table><tr><th>Kind</th><th>Period</th><th>Amount</th><th>Pending</th></tr>{}</table>{}", table, link)
+
+    @admin.display(description="Exclusions")
+    def exclusion_record(self, obj: PlayerProtection) -> str:
+        rows = [
+            (
+                e.get_kind_display(),
+                f"{e.starts_at:%Y-%m-%d %H:%M}",
+                "permanent" if e.permanent else f"{e.ends_at:%Y-%m-%d %H:%M}",
+                e.get_end_reason_display() or "in force",
+            )
+            for e in player_exclusions(player=obj.player)
+        ]
+        if not rows:
+            return "None."
+        return format_html(
+            "<table><tr><th>Kind</th><th>From</th><th>Until</th><th>State</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
+
+    def get_urls(self):
+        extra = [
+            path(
+                "tighten/<int:player_id>/",
+                self.admin_site.admin_view(self.tighten_limit_view),
+                name="limits_tighten_limit",
+            )
+        ]
+        return extra + super().get_urls()
+
+    def tighten_limit_view(self, request, player_id: int):
+        """The one write staff have here: a stricter limit, with a reason, through the service."""
+        if not request.user.has_perm(TIGHTEN_PERMISSION):
+            raise PermissionDenied
+        player = get_object_or_404(Player.objects.select_related("user"), pk=player_id)
+        initial = {"kind": request.GET.get("kind", ""), "period": request.GET.get("period", "")}
+        form = TightenLimitForm(request.POST or None, currency=player.currency, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                limit_tighten_by_operator(
+                    player=player,
+                    kind=data["kind"],
+                    period=data["period"],
+                    amount=data["amount"],
+                    actor=request.user,
+                    reason=data["reason"],
+                )
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+                for field, problems in exc.details.items():
+                    for problem in problems if isinstance(problems, list) else [problems]:
+                        form.add_error(field if field in form.fields else None, str(problem))
+            else:
+                self.message_user(request, "The stricter limit applies at once.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:limits_limit_changelist") + f"?player__id__exact={player.pk}")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Make a limit stricter for {player}",
+            "form": form,
+            "player": player,
+            "limit_rows": _limit_rows(player.pk),
+            "opts": Limit._meta,
+        }
+        return TemplateResponse(request, "admin/limits/tighten_limit.html", context)
+
+
+@admin.register(Limit)
+class LimitAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("player", "kind", "period", "amount", "pending", "requested_at", "activated_at", "make_stricter")
+    list_filter = ("kind", "period", "pending_removal")
+    search_fields = ("player__user__email", "=player__public_id")
+    list_select_related = ("player__user",)
+    readonly_fields = (
+        "player",
+        "kind",
+        "period",
+        "amount_minor",
+        "currency",
+        "pending_amount_minor",
+        "pending_removal",
+        "pending_from",
+        "requested_at",
+        "activated_at",
+    )
+    actions = ["make_stricter_action"]
+
+    @admin.display(description="Amount")
+    def amount(self, obj: Limit) -> str:
+        return _amount_text(obj)
+
+    @admin.display(description="Pending")
+    def pending(self, obj: Limit) -> str:
+        return _pending_text(obj)
+
+    @admin.display(description="")
+    def make_stricter(self, obj: Limit) -> str:
+        return format_html('<a href="{}">Make stricter…</a>', tighten_url(obj.player_id, kind=obj.kind, period=obj.period))
+
+    @admin.action(description="Make the selected limit stricter…", permissions=["tighten"])
+    def make_stricter_action(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one limit.", messages.WARNING)
+            return None
+        limit = queryset.get()
+        return HttpResponseRedirect(tighten_url(limit.player_id, kind=limit.kind, period=limit.period))
+
+    def has_tighten_permission(self, request) -> bool:
+        return request.user.has_perm(TIGHTEN_PERMISSION)
+
+
+@admin.register(Exclusion)
+class ExclusionAdmin(ReadOnlyHistoryAdmin):
+    list_display = ("player", "kind", "starts_at", "ends_at", "permanent", "ended_at", "end_reason", "reactivated_at")
+    list_filter = ("kind", "permanent", "end_reason")
+    search_fields = ("player__user__email", "=player__public_id")
+    list_select_related = ("player__user",)
+    readonly_fields = (
+        "player",
+        "kind",
+        "requested_at",
+        "starts_at",
+        "ends_at",
+        "permanent",
+        "length",
+        "length_unit",
+        "ended_at",
+        "end_reason",
+        "reactivation_requested_at",
+        "reactivated_at",
+    )
+
+
+class LimitInline(admin.TabularInline):
+    """For the players app's Player admin (Limit has a player FK): read-only limits on the 360° view."""
+
+    model = Limit
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("kind", "period", "amount_minor", "currency", "pending_amount_minor", "pending_removal", "pending_from")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ExclusionInline(admin.TabularInline):
+    """For the players app's Player admin: the exclusion record, read-only."""
+
+    model = Exclusion
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("kind", "requested_at", "starts_at", "ends_at", "permanent", "ended_at", "end_reason", "reactivated_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
