@@ -1,0 +1,147 @@
+"""Operators' view of deposits and the withdrawal queue.
+
+Nothing here edits a status or an amount: the pages are read-only and every change is an
+action that calls a service, which checks the permission again, locks the row and posts
+to the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils.timesince import timesince
+
+from apps.core import clock
+from apps.core.admin import AuditedHistoryAdmin
+from apps.core.errors import DomainError
+
+from . import services
+from .models import Deposit, Withdrawal
+
+_MONEY_READONLY = ("player", "amount_display", "currency")
+
+
+class _ReadOnlyAdmin(AuditedHistoryAdmin):
+    """View and history only: money rows change through services, never through a form."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="amount", ordering="amount_minor")
+    def amount_display(self, obj) -> str:
+        return f"{obj.amount} {obj.currency}"
+
+
+@admin.register(Deposit)
+class DepositAdmin(_ReadOnlyAdmin):
+    list_display = ("id", "player", "amount_display", "method", "status", "psp_reference", "created_at", "completed_at")
+    list_filter = ("status", "method", "currency")
+    search_fields = ("=id", "player__user__email", "=psp_reference")
+    list_select_related = ("player__user",)
+    ordering = ("-created_at",)
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        *_MONEY_READONLY, "method", "status", "psp_reference", "idempotency_key", "ledger_transaction", "failure_reason",
+        "ip_address", "created_at", "completed_at", "updated_at",
+    )
+    fields = readonly_fields
+
+
+class _ReasonForm(forms.Form):
+    reason = forms.CharField(label="Reason (the player may be told it)", widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+
+class _PayoutForm(forms.Form):
+    psp_reference = forms.CharField(label="PSP payout reference", required=False, max_length=100)
+
+
+@admin.register(Withdrawal)
+class WithdrawalAdmin(_ReadOnlyAdmin):
+    list_display = ("id", "player", "amount_display", "status", "age", "reviewed_by", "paid_at")
+    list_filter = ("status", "currency")
+    search_fields = ("=id", "player__user__email", "=psp_reference")
+    list_select_related = ("player__user", "reviewed_by")
+    # First in, first out: the oldest request has waited longest.
+    ordering = ("created_at", "id")
+    readonly_fields = (
+        *_MONEY_READONLY, "status", "idempotency_key", "hold_transaction", "settlement_transaction", "reviewed_by",
+        "reviewed_at", "review_note", "rejection_reason", "paid_by", "paid_at", "psp_reference", "cancelled_at",
+        "ip_address", "created_at", "updated_at",
+    )
+    fields = readonly_fields
+    actions = ("approve_withdrawals", "reject_withdrawals", "mark_withdrawals_paid")
+
+    @admin.display(description="age", ordering="created_at")
+    def age(self, obj: Withdrawal) -> str:
+        return timesince(obj.created_at, clock.now())
+
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm(services.REVIEW_PERMISSION)
+
+    def _run(self, request, queryset, call: Callable[[Withdrawal], object], verb: str) -> None:
+        """Each row is its own transaction, so one refusal does not undo the others; each outcome is reported."""
+        done = 0
+        for withdrawal in queryset.order_by("created_at", "pk"):
+            try:
+                call(withdrawal)
+            except DomainError as exc:
+                self.message_user(request, f"Withdrawal #{withdrawal.pk} was not {verb}: {exc.message}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done} withdrawal(s) {verb}.", messages.SUCCESS)
+
+    def _intermediate(self, request, queryset, *, form, action: str, title: str, intro: str, submit_label: str) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "intro": intro,
+            "submit_label": submit_label,
+            "queryset": queryset,
+            "form": form,
+            "action": action,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/payments/withdrawal/action_form.html", context)
+
+    @admin.action(description="Approve selected withdrawals", permissions=["review"])
+    def approve_withdrawals(self, request, queryset):
+        self._run(request, queryset, lambda w: services.withdrawal_approve(withdrawal=w, actor=request.user), "approved")
+
+    @admin.action(description="Reject selected withdrawals (returns the money to cash)", permissions=["review"])
+    def reject_withdrawals(self, request, queryset):
+        form = _ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self._run(request, queryset, lambda w: services.withdrawal_reject(withdrawal=w, actor=request.user, reason=reason), "rejected")
+            return None
+        return self._intermediate(
+            request, queryset, form=form, action="reject_withdrawals", title="Reject withdrawals",
+            intro="The held amount returns to each player's cash.", submit_label="Reject",
+        )
+
+    @admin.action(description="Mark selected withdrawals paid", permissions=["review"])
+    def mark_withdrawals_paid(self, request, queryset):
+        form = _PayoutForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reference = form.cleaned_data["psp_reference"]
+            self._run(
+                request, queryset,
+                lambda w: services.withdrawal_mark_paid(withdrawal=w, actor=request.user, psp_reference=reference), "marked paid",
+            )
+            return None
+        return self._intermediate(
+            request, queryset, form=form, action="mark_withdrawals_paid", title="Mark withdrawals paid",
+            intro="Only approved withdrawals can be paid; the held money leaves to the PSP.", submit_label="Mark paid",
+        )

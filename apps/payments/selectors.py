@@ -1,0 +1,44 @@
+"""Read queries over deposits and withdrawals."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet, Sum
+
+from apps.core.money import Money
+
+from .models import Deposit, DepositStatus, Withdrawal, WithdrawalStatus
+
+
+def deposits_in_flight_total(*, player) -> Money:
+    """Deposits the PSP has not settled yet, in the wallet currency.
+
+    The KYC threshold counts them too: otherwise a player could open several asynchronous
+    deposits, each under the threshold on its own, that together cross it.
+    """
+    total = (
+        Deposit.objects.filter(player_id=player.pk, currency=player.currency, status=DepositStatus.INITIATED).aggregate(
+            total=Sum("amount_minor")
+        )["total"]
+        or 0
+    )
+    return Money.from_minor(int(total), player.currency)
+
+
+def deposit_by_psp_reference(*, psp_reference: str) -> Deposit | None:
+    if not psp_reference:
+        return None
+    return Deposit.objects.filter(psp_reference=psp_reference).first()
+
+
+def withdrawal_for_player(*, player, withdrawal_id: int) -> Withdrawal | None:
+    """A player only ever sees their own withdrawals; anyone else's is simply not found."""
+    return Withdrawal.objects.filter(pk=withdrawal_id, player_id=player.pk).first()
+
+
+def withdrawal_queue() -> QuerySet[Withdrawal]:
+    """What operators work through: open requests, oldest first (first in, first paid)."""
+    return (
+        Withdrawal.objects.filter(status__in=[WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED])
+        .select_related("player__user")
+        .order_by("created_at", "pk")
+    )

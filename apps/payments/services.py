@@ -1,0 +1,422 @@
+"""Every write to deposits and withdrawals. The money itself moves only through apps.ledger.services.
+
+Ledger idempotency keys are derived from the payment row and the step
+(`deposit:<id>`, `withdrawal:<id>:hold|release|payout`), so a step can post at most once
+whatever retries happen above it; the FSM makes sure each step is taken at most once.
+
+Other apps are called through their modules (`kyc_selectors.kyc_is_approved(...)`), not
+imported names, so their owners can replace stubs and tests can stand in for them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+from django_fsm import TransitionNotAllowed
+
+from apps.core import clock
+from apps.core.errors import IdempotencyConflict, InvalidState, KycRequired, NotFound, PermissionDenied, ValidationFailed
+from apps.core.money import Money, MoneyError, parse_amount
+from apps.kyc import selectors as kyc_selectors
+from apps.ledger import selectors as ledger_selectors
+from apps.ledger import services as ledger_services
+from apps.limits import services as limits_services
+from apps.players import selectors as player_selectors
+
+from . import selectors
+from .models import Deposit, DepositMethod, DepositStatus, Withdrawal, WithdrawalStatus
+
+REVIEW_PERMISSION = "payments.review_withdrawal"
+
+
+# --- shared helpers ---
+
+
+def _require_wallet_amount(player, amount: Money) -> None:
+    if not isinstance(amount, Money):
+        raise TypeError("amount must be Money.")
+    if amount.currency != player.currency:
+        raise ValidationFailed(
+            f"The wallet is in {player.currency}, not {amount.currency}.", details={"currency": [f"Use {player.currency}."]}
+        )
+    if amount.minor <= 0:
+        raise ValidationFailed(details={"amount": ["The amount must be greater than zero."]})
+
+
+def _require_key(idempotency_key: str) -> None:
+    if not idempotency_key or len(idempotency_key) > 64:
+        raise ValidationFailed(details={"idempotency_key": ["An idempotency key of 1 to 64 characters is required."]})
+
+
+def _save(obj, *, actor, reason: str) -> None:
+    obj._history_user = actor
+    obj._change_reason = reason
+    obj.save()
+
+
+def _step(obj, method_name: str) -> None:
+    """Take one FSM step, turning "not from this state" into the API's 409 invalid_state."""
+    try:
+        getattr(obj, method_name)()
+    except TransitionNotAllowed:
+        label = type(obj).__name__.lower()
+        raise InvalidState(
+            f"Cannot {method_name.replace('_', ' ')} a {label} that is {obj.status}.", details={"status": obj.status}
+        ) from None
+
+
+def _enabled_methods() -> list[str]:
+    """The deposit methods this deployment offers.
+
+    The sandbox PSP credits cash without taking real money, so a production deployment lists
+    only its real PSPs in PAYMENTS_DEPOSIT_METHODS.
+    """
+    configured = getattr(settings, "PAYMENTS_DEPOSIT_METHODS", None)
+    if configured is None:
+        return list(DepositMethod.values)
+    return [m for m in configured if m in DepositMethod.values]
+
+
+def _new_psp_reference() -> str:
+    return f"sbx_{uuid.uuid4().hex}"
+
+
+# --- deposits ---
+
+
+def _kyc_threshold() -> Decimal:
+    raw = getattr(settings, "KYC_DEPOSIT_THRESHOLD", "2000.00")
+    try:
+        return Decimal(str(raw))
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"KYC_DEPOSIT_THRESHOLD must be a decimal string, not {raw!r}.") from None
+
+
+def _check_kyc_threshold(*, player, amount: Money) -> None:
+    """EU AMLD customer due diligence: past the threshold, no deposit without approved KYC.
+
+    Simplification: the threshold is read as an amount in the player's wallet currency, with no
+    FX conversion. That is exact for EUR wallets and stricter for most others we offer (2000 SEK
+    or JPY is far less than EUR 2000), but looser for GBP; a per-currency threshold or an FX
+    rate is the proper fix once non-EUR markets matter.
+    Deposits still awaiting their PSP count too, so parallel pending deposits cannot slip past it.
+    """
+    threshold = _kyc_threshold()
+    completed = ledger_selectors.player_lifetime_total(player=player, kind="deposit")
+    pending = selectors.deposits_in_flight_total(player=player)
+    if completed.amount + pending.amount + amount.amount <= threshold:
+        return
+    if not kyc_selectors.kyc_is_approved(player=player):
+        raise KycRequired(
+            f"Deposits above {threshold} {player.currency} in total need approved identity verification.",
+            details={"threshold": str(threshold), "currency": player.currency},
+        )
+
+
+def _deposit_replay(existing: Deposit, *, amount: Money, method: str) -> Deposit:
+    if existing.amount_minor != amount.minor or existing.currency != amount.currency or existing.method != method:
+        raise IdempotencyConflict(details={"idempotency_key": existing.idempotency_key})
+    return existing
+
+
+def _lock_deposit(deposit_id: int) -> Deposit:
+    deposit = Deposit.objects.select_for_update(of=("self",)).select_related("player").filter(pk=deposit_id).first()
+    if deposit is None:
+        raise NotFound("No such deposit.")
+    return deposit
+
+
+@transaction.atomic
+def deposit_create(
+    *, player, amount: Money, method: str, idempotency_key: str, ip_address: str | None = None
+) -> Deposit:
+    """Start a deposit; the sandbox PSP settles it at once, `sandbox_async` waits for the webhook.
+
+    Replaying an idempotency key returns the deposit it created, whatever has changed since.
+    """
+    _require_wallet_amount(player, amount)
+    _require_key(idempotency_key)
+    enabled = _enabled_methods()
+    if method not in enabled:
+        raise ValidationFailed(details={"method": [f"Choose one of {', '.join(enabled) or '(none enabled)'}."]})
+    existing = Deposit.objects.filter(player_id=player.pk, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return _deposit_replay(existing, amount=amount, method=method)
+
+    # The status gate (self-excluded, timed out, suspended, closed) and the deposit limits, inside
+    # this transaction and before anything is written: the check holds the player's protection
+    # lock until commit, so concurrent deposits cannot jointly exceed a deposit limit, nor the
+    # KYC threshold checked next.
+    limits_services.protection_check(
+        player=player,
+        action="deposit",
+        amount=amount,
+        pending=lambda: selectors.deposits_in_flight_total(player=player),
+    )
+    _check_kyc_threshold(player=player, amount=amount)
+
+    deposit = Deposit(
+        player=player,
+        amount_minor=amount.minor,
+        currency=amount.currency,
+        method=method,
+        idempotency_key=idempotency_key,
+        psp_reference=_new_psp_reference(),
+        ip_address=ip_address,
+    )
+    try:
+        with transaction.atomic():
+            _save(deposit, actor=player.user, reason="deposit initiated by the player")
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer with its deposit.
+        existing = Deposit.objects.filter(player_id=player.pk, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return _deposit_replay(existing, amount=amount, method=method)
+
+    if method == DepositMethod.SANDBOX:
+        return deposit_complete(deposit_id=deposit.pk, psp_reference=deposit.psp_reference)
+    return deposit
+
+
+@transaction.atomic
+def deposit_complete(*, deposit_id: int, psp_reference: str = "", actor=None) -> Deposit:
+    """Credit the cash for a payment the PSP confirmed. Completing a completed deposit is a no-op.
+
+    No status or limit gate here on purpose: the PSP has already taken the player's money,
+    so it must reach their wallet even if they self-excluded meanwhile (they can withdraw it).
+    """
+    deposit = _lock_deposit(deposit_id)
+    if psp_reference and deposit.psp_reference and psp_reference != deposit.psp_reference:
+        raise ValidationFailed(details={"psp_reference": ["This is not the PSP reference of that deposit."]})
+    if deposit.status == DepositStatus.COMPLETED:
+        return deposit
+    _step(deposit, "complete")
+    if psp_reference and not deposit.psp_reference:
+        if Deposit.objects.filter(psp_reference=psp_reference).exclude(pk=deposit.pk).exists():
+            raise ValidationFailed(details={"psp_reference": ["This PSP reference belongs to another deposit."]})
+        deposit.psp_reference = psp_reference
+    txn = ledger_services.deposit_post(
+        player=deposit.player,
+        amount=deposit.amount,
+        idempotency_key=f"deposit:{deposit.pk}",
+        reference=f"deposit:{deposit.pk}",
+        actor=actor,
+        metadata={"method": deposit.method, "psp_reference": deposit.psp_reference},
+    )
+    deposit.ledger_transaction_id = txn.pk
+    deposit.completed_at = clock.now()
+    _save(deposit, actor=actor, reason="deposit completed by the PSP")
+    return deposit
+
+
+@transaction.atomic
+def deposit_fail(*, deposit_id: int, reason: str, actor=None) -> Deposit:
+    """The PSP refused or the player abandoned the payment; nothing was credited. Failing twice is a no-op."""
+    deposit = _lock_deposit(deposit_id)
+    if deposit.status == DepositStatus.FAILED:
+        return deposit
+    _step(deposit, "fail")
+    deposit.failure_reason = (reason or "failed at the PSP")[:255]
+    _save(deposit, actor=actor, reason=deposit.failure_reason)
+    return deposit
+
+
+@transaction.atomic
+def deposit_apply_psp_notification(
+    *,
+    status: str,
+    deposit_id: int | None = None,
+    psp_reference: str = "",
+    amount: str | None = None,
+    currency: str | None = None,
+    failure_reason: str = "",
+) -> Deposit:
+    """Apply a signed PSP webhook. Retries of the same notification change nothing.
+
+    When the PSP states an amount, it must be the deposit's: we never credit a different
+    sum than the one the PSP says it collected.
+    """
+    if deposit_id is None and not psp_reference:
+        raise ValidationFailed(details={"deposit_id": ["Send deposit_id or psp_reference."]})
+    if deposit_id is not None:
+        found = Deposit.objects.filter(pk=deposit_id).first()
+        if found is None:
+            raise NotFound("No such deposit.")
+        if psp_reference and found.psp_reference and found.psp_reference != psp_reference:
+            raise ValidationFailed(details={"psp_reference": ["This is not the PSP reference of that deposit."]})
+    else:
+        found = selectors.deposit_by_psp_reference(psp_reference=psp_reference)
+        if found is None:
+            raise NotFound("No deposit with this PSP reference.")
+    if currency is not None and currency != found.currency:
+        raise ValidationFailed(details={"currency": [f"The deposit is in {found.currency}."]})
+    if amount is not None:
+        try:
+            stated = parse_amount(amount, found.currency)
+        except MoneyError as exc:
+            raise ValidationFailed(details={"amount": [str(exc)]}) from None
+        if stated != found.amount:
+            raise ValidationFailed(details={"amount": [f"The deposit is for {found.amount}."]})
+    if status == DepositStatus.COMPLETED:
+        return deposit_complete(deposit_id=found.pk, psp_reference=psp_reference)
+    if status == DepositStatus.FAILED:
+        return deposit_fail(deposit_id=found.pk, reason=failure_reason or "declined by the PSP")
+    raise ValidationFailed(details={"status": ["Use completed or failed."]})
+
+
+# --- withdrawals ---
+
+
+def _withdrawal_replay(existing: Withdrawal, *, amount: Money) -> Withdrawal:
+    if existing.amount_minor != amount.minor or existing.currency != amount.currency:
+        raise IdempotencyConflict(details={"idempotency_key": existing.idempotency_key})
+    return existing
+
+
+def _lock_withdrawal(withdrawal_id: int, *, player_id: int | None = None) -> Withdrawal:
+    rows = Withdrawal.objects.select_for_update(of=("self",)).select_related("player").filter(pk=withdrawal_id)
+    if player_id is not None:
+        # Someone else's withdrawal is answered (and locked) exactly like one that does not exist.
+        rows = rows.filter(player_id=player_id)
+    withdrawal = rows.first()
+    if withdrawal is None:
+        raise NotFound("No such withdrawal.")
+    return withdrawal
+
+
+def _require_reviewer(actor) -> None:
+    # The admin checks this too; the service repeats it so no other caller can skip the check.
+    if actor is None or not actor.is_active or not actor.has_perm(REVIEW_PERMISSION):
+        raise PermissionDenied("Reviewing withdrawals needs the review_withdrawal permission.")
+
+
+def _release_hold(withdrawal: Withdrawal, *, actor, reason: str) -> None:
+    txn = ledger_services.withdrawal_release_post(
+        player=withdrawal.player,
+        amount=withdrawal.amount,
+        idempotency_key=f"withdrawal:{withdrawal.pk}:release",
+        reference=f"withdrawal:{withdrawal.pk}",
+        actor=actor if getattr(actor, "is_staff", False) else None,
+        reason=reason,
+    )
+    withdrawal.settlement_transaction_id = txn.pk
+
+
+@transaction.atomic
+def withdrawal_request(*, player, amount: Money, idempotency_key: str, ip_address: str | None = None) -> Withdrawal:
+    """Move the amount from cash to hold; an operator approves or rejects later.
+
+    Self-excluded players may withdraw: exclusion stops play and deposits, never access to
+    their own money. Replaying an idempotency key returns the withdrawal it created.
+    """
+    _require_wallet_amount(player, amount)
+    _require_key(idempotency_key)
+    existing = Withdrawal.objects.filter(player_id=player.pk, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return _withdrawal_replay(existing, amount=amount)
+
+    player_selectors.player_assert_can_withdraw(player)
+    if not kyc_selectors.kyc_is_approved(player=player):
+        raise KycRequired()
+
+    withdrawal = Withdrawal(
+        player=player, amount_minor=amount.minor, currency=amount.currency, idempotency_key=idempotency_key, ip_address=ip_address
+    )
+    try:
+        with transaction.atomic():
+            _save(withdrawal, actor=player.user, reason="withdrawal requested by the player")
+    except IntegrityError:
+        existing = Withdrawal.objects.filter(player_id=player.pk, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return _withdrawal_replay(existing, amount=amount)
+
+    # InsufficientFunds here rolls the whole request back, the withdrawal row included.
+    txn = ledger_services.withdrawal_hold_post(
+        player=player, amount=amount, idempotency_key=f"withdrawal:{withdrawal.pk}:hold", reference=f"withdrawal:{withdrawal.pk}"
+    )
+    withdrawal.hold_transaction_id = txn.pk
+    _save(withdrawal, actor=player.user, reason="cash moved to hold")
+    return withdrawal
+
+
+@transaction.atomic
+def withdrawal_cancel(*, player, withdrawal_id: int) -> Withdrawal:
+    """The player changes their mind before an operator has looked at it: hold back to cash."""
+    withdrawal = _lock_withdrawal(withdrawal_id, player_id=player.pk)
+    _step(withdrawal, "cancel")
+    _release_hold(withdrawal, actor=None, reason="withdrawal cancelled by the player")
+    withdrawal.cancelled_at = clock.now()
+    _save(withdrawal, actor=player.user, reason="cancelled by the player")
+    return withdrawal
+
+
+@transaction.atomic
+def withdrawal_approve(*, withdrawal: Withdrawal, actor, note: str = "") -> Withdrawal:
+    """An operator clears the request for payout (the hold stays until it is paid)."""
+    _require_reviewer(actor)
+    locked = _lock_withdrawal(withdrawal.pk)
+    _step(locked, "approve")
+    locked.reviewed_by = actor
+    locked.reviewed_at = clock.now()
+    locked.review_note = note.strip()
+    _save(locked, actor=actor, reason=locked.review_note or "approved")
+    return locked
+
+
+@transaction.atomic
+def withdrawal_reject(*, withdrawal: Withdrawal, actor, reason: str) -> Withdrawal:
+    """An operator refuses a requested or approved (not yet paid) withdrawal: hold back to cash."""
+    _require_reviewer(actor)
+    if not reason or not reason.strip():
+        raise ValidationFailed(details={"reason": ["A reason is required to reject a withdrawal."]})
+    reason = reason.strip()
+    locked = _lock_withdrawal(withdrawal.pk)
+    _step(locked, "reject")
+    _release_hold(locked, actor=actor, reason=reason)
+    locked.reviewed_by = actor
+    locked.reviewed_at = clock.now()
+    locked.rejection_reason = reason
+    _save(locked, actor=actor, reason=reason)
+    return locked
+
+
+@transaction.atomic
+def withdrawal_mark_paid(*, withdrawal: Withdrawal, actor, psp_reference: str = "") -> Withdrawal:
+    """The payout was sent: the held money leaves to PSP clearing."""
+    _require_reviewer(actor)
+    locked = _lock_withdrawal(withdrawal.pk)
+    _step(locked, "mark_paid")
+    txn = ledger_services.withdrawal_payout_post(
+        player=locked.player,
+        amount=locked.amount,
+        idempotency_key=f"withdrawal:{locked.pk}:payout",
+        reference=f"withdrawal:{locked.pk}",
+        actor=actor,
+    )
+    locked.settlement_transaction_id = txn.pk
+    locked.paid_by = actor
+    locked.paid_at = clock.now()
+    locked.psp_reference = psp_reference.strip()[:100]
+    _save(locked, actor=actor, reason=f"paid out{f' ({locked.psp_reference})' if locked.psp_reference else ''}")
+    return locked
+
+
+__all__ = [
+    "REVIEW_PERMISSION",
+    "WithdrawalStatus",
+    "deposit_apply_psp_notification",
+    "deposit_complete",
+    "deposit_create",
+    "deposit_fail",
+    "withdrawal_approve",
+    "withdrawal_cancel",
+    "withdrawal_mark_paid",
+    "withdrawal_reject",
+    "withdrawal_request",
+]
