@@ -19,9 +19,10 @@ from apps.core.admin import AuditedHistoryAdmin
 from apps.core.errors import DomainError
 from apps.core.money import Money, MoneyError, format_amount, parse_amount
 from apps.players.models import Player
+from apps.players.panels import player_panel
 
 from .models import Exclusion, Limit, LimitKind, LimitPeriod, PlayerProtection
-from .selectors import player_exclusions
+from .selectors import player_exclusions, protection_overview
 from .services import limit_tighten_by_operator
 
 TIGHTEN_PERMISSION = "limits.tighten_limit"
@@ -274,3 +275,28 @@ class ExclusionInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@player_panel("Responsible gaming", order=30)
+def _protection_panel(player):
+    """What an operator must see before talking to a player: limits, breaks, exclusions."""
+    overview = protection_overview(player=player)
+    rows: list[tuple[str, object]] = []
+    for view in overview.limits:
+        pending = ""
+        if view.pending_removal:
+            pending = f" (removal pending from {view.pending_from:%Y-%m-%d %H:%M})"
+        elif view.pending_amount is not None:
+            pending = f" (raise to {view.pending_amount} pending from {view.pending_from:%Y-%m-%d %H:%M})"
+        rows.append(
+            (f"{view.kind.title()} limit ({view.period})", f"{view.amount} {view.currency}, used {view.used}{pending}")
+        )
+    if not overview.limits:
+        rows.append(("Limits", "none set"))
+    rows.append(("Time-out until", overview.timeout_until or "—"))
+    if overview.permanent_exclusion:
+        rows.append(("Self-excluded", "permanently"))
+    else:
+        rows.append(("Self-excluded until", overview.self_excluded_until or "—"))
+    rows.append(("Reality check", f"every {overview.reality_check_minutes} min" if overview.reality_check_minutes else "off"))
+    return rows

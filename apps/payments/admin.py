@@ -13,14 +13,18 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from apps.core import clock
 from apps.core.admin import AuditedHistoryAdmin
 from apps.core.errors import DomainError
+from apps.players.panels import player_panel
 
 from . import services
 from .models import Deposit, Withdrawal
+from .selectors import player_payments_summary
 
 _MONEY_READONLY = ("player", "amount_display", "currency")
 
@@ -145,3 +149,18 @@ class WithdrawalAdmin(_ReadOnlyAdmin):
             request, queryset, form=form, action="mark_withdrawals_paid", title="Mark withdrawals paid",
             intro="Only approved withdrawals can be paid; the held money leaves to the PSP.", submit_label="Mark paid",
         )
+
+
+@player_panel("Payments", order=35)
+def _payments_panel(player):
+    """Open withdrawals and deposit history at a glance, with a link to the queue filtered to the player."""
+    summary = player_payments_summary(player=player)
+    currency = player.currency
+    queue_url = reverse("admin:payments_withdrawal_changelist") + f"?player__id__exact={player.pk}"
+    return [
+        ("Lifetime deposits", f"{summary.lifetime_deposits} {currency} ({summary.deposit_count} completed)"),
+        ("Deposits awaiting the PSP", f"{summary.in_flight} {currency}"),
+        ("Open withdrawals", format_html('<a href="{}">{} ({} {})</a>', queue_url, summary.open_withdrawals,
+                                         summary.open_withdrawal_total, currency)),
+        ("Lifetime withdrawals paid", f"{summary.paid_withdrawals} {currency}"),
+    ]

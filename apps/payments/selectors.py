@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet, Sum
+from dataclasses import dataclass
+
+from django.db.models import Count, QuerySet, Sum
 
 from apps.core.money import Money
 
@@ -41,4 +43,34 @@ def withdrawal_queue() -> QuerySet[Withdrawal]:
         Withdrawal.objects.filter(status__in=[WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED])
         .select_related("player__user")
         .order_by("created_at", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class PaymentsSummary:
+    lifetime_deposits: Money
+    deposit_count: int
+    in_flight: Money
+    open_withdrawals: int
+    open_withdrawal_total: Money
+    paid_withdrawals: Money
+
+
+def player_payments_summary(*, player) -> PaymentsSummary:
+    """The payments part of the operator's 360° view, in three aggregate queries."""
+    currency = player.currency
+    deposits = Deposit.objects.filter(player_id=player.pk, status=DepositStatus.COMPLETED).aggregate(
+        total=Sum("amount_minor"), n=Count("pk")
+    )
+    open_w = Withdrawal.objects.filter(
+        player_id=player.pk, status__in=[WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED]
+    ).aggregate(total=Sum("amount_minor"), n=Count("pk"))
+    paid = Withdrawal.objects.filter(player_id=player.pk, status=WithdrawalStatus.PAID).aggregate(total=Sum("amount_minor"))
+    return PaymentsSummary(
+        lifetime_deposits=Money.from_minor(deposits["total"] or 0, currency),
+        deposit_count=deposits["n"],
+        in_flight=deposits_in_flight_total(player=player),
+        open_withdrawals=open_w["n"],
+        open_withdrawal_total=Money.from_minor(open_w["total"] or 0, currency),
+        paid_withdrawals=Money.from_minor(paid["total"] or 0, currency),
     )
