@@ -1,22 +1,41 @@
-"""Demo data for `make run`: staff logins for each role and a dozen funded players. Safe to run again.
+"""Demo data for `make run`: staff logins for each role and a dozen players with a history to work on.
 
-Everything is looked up before it is created, and each demo deposit carries a fixed idempotency
-key, so a second run changes nothing and moves no money.
+Everything goes through the apps' services, as a player or an officer would, so the admin shows the
+same rows, history and ledger postings real use produces: deposits, a few game rounds, KYC cases in
+each queue state, withdrawals at each step, a deposit limit, a time-out and a self-exclusion.
+
+Safe to run again: money steps carry fixed idempotency keys (a replay posts nothing), and every
+state change first looks where the case, withdrawal or protection stands and only moves it forward
+along the demo's path. Whatever a demo user changed by hand (a case rejected, a withdrawal paid) is
+left as it is.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import date
+from collections import Counter
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from apps.core import clock
 from apps.core.money import Money
-from apps.ledger.services import deposit_post
+from apps.kyc import selectors as kyc_selectors
+from apps.kyc import services as kyc_services
+from apps.kyc.models import DocumentKind, DocumentStatus, KycState
+from apps.ledger import services as ledger_services
+from apps.ledger.models import LedgerTransaction
+from apps.limits import selectors as limits_selectors
+from apps.limits import services as limits_services
+from apps.limits.models import LimitKind, LimitPeriod
+from apps.payments import selectors as payments_selectors
+from apps.payments import services as payments_services
+from apps.payments.models import Deposit, DepositMethod, Withdrawal, WithdrawalStatus
 from apps.players.models import Player, User
 from apps.players.roles import sync_role_permissions
 from apps.players.services import player_register
@@ -30,8 +49,10 @@ STAFF = (
     ("compliance@casino.test", "compliance", False),
     ("support@casino.test", "support", False),
 )
+OPERATOR_EMAIL, COMPLIANCE_EMAIL = STAFF[0][0], STAFF[1][0]
 
 # (email local part, first name, last name, country, currency, date of birth, demo deposit)
+# Every deposit stays under KYC_DEPOSIT_THRESHOLD (2000 in the wallet currency), so none waits for KYC.
 PLAYERS = (
     ("anna.schmidt", "Anna", "Schmidt", "DE", "EUR", date(1988, 4, 12), "250.00"),
     ("lukas.weber", "Lukas", "Weber", "AT", "EUR", date(1992, 9, 3), "100.00"),
@@ -47,10 +68,58 @@ PLAYERS = (
     ("ola.nordmann", "Ola", "Nordmann", "NO", "NOK", date(1993, 8, 19), "1000.00"),
 )
 PLAYER_EMAIL_DOMAIN = "demo.casino.test"
+API_DEMO_PLAYER = PLAYERS[0][0]  # KYC approved, active, with a withdrawal in the queue
+
+# Game rounds (stake, win; "0.00" = lost). Player n plays the first 3 + n % 3 of them, in their own currency.
+ROUNDS = (("2.00", "0.00"), ("5.00", "12.50"), ("1.00", "0.00"), ("10.00", "4.00"), ("2.50", "0.00"))
+
+# Where each player's KYC case ends up; players not named here never upload anything.
+KYC_TARGETS = {
+    "anna.schmidt": KycState.APPROVED,
+    "sofia.rossi": KycState.APPROVED,
+    "aoife.murphy": KycState.APPROVED,
+    "erik.lindqvist": KycState.APPROVED,
+    "javier.garcia": KycState.SUBMITTED,
+    "maja.andersson": KycState.SUBMITTED,
+    "mikko.virtanen": KycState.MORE_INFO_REQUIRED,
+}
+MORE_INFO_NOTE = "The passport photo page is cut off at the bottom. Please upload a scan of the whole page."
+
+# (player, amount, where the withdrawal ends up); all of them KYC approved above.
+WITHDRAWALS = (
+    ("anna.schmidt", "50.00", WithdrawalStatus.REQUESTED),
+    ("aoife.murphy", "80.00", WithdrawalStatus.REQUESTED),
+    ("erik.lindqvist", "400.00", WithdrawalStatus.APPROVED),
+    ("sofia.rossi", "120.00", WithdrawalStatus.PAID),
+)
+
+# Responsible gaming, applied after the player's money steps (an excluded player could not deposit or play).
+DEPOSIT_LIMIT = ("lukas.weber", LimitPeriod.WEEK, "200.00")
+TIMEOUT = ("ines.costa", 48)
+SELF_EXCLUSION = ("sophie.peeters", 6)
+
+# A tiny but real PDF: the KYC upload judges files by their bytes, not their name.
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+PASSPORT_VALID_DAYS = 4 * 365
+
+
+def player_email(local: str) -> str:
+    return f"{local}@{PLAYER_EMAIL_DOMAIN}"
+
+
+def rounds_for(index: int) -> tuple[tuple[str, str], ...]:
+    return ROUNDS[: 3 + index % 3]
+
+
+def _key(*parts: object) -> str:
+    return ":".join(("seed-demo", *map(str, parts)))
 
 
 class Command(BaseCommand):
-    help = "Create demo staff (operator, compliance, support) and a dozen funded demo players. Idempotent."
+    help = "Create demo staff (operator, compliance, support) and a dozen demo players with payments, KYC and play history. Idempotent."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -63,27 +132,41 @@ class Command(BaseCommand):
             raise CommandError("seed_demo creates logins with known passwords; refusing with DEBUG off (use --allow-production).")
         staff_password = os.environ.get("DEMO_OPERATOR_PASSWORD") or DEFAULT_STAFF_PASSWORD
         player_password = os.environ.get("DEMO_PLAYER_PASSWORD") or DEFAULT_PLAYER_PASSWORD
+        self.done: Counter[str] = Counter()  # what this run changed; all zero on a second run
+        ledger_before = LedgerTransaction.objects.count()
 
         sync_role_permissions()  # the groups exist even if migrate ran without post_migrate
         with transaction.atomic():
-            for email, group, superuser in STAFF:
-                self._staff(email=email, group=group, superuser=superuser, password=staff_password)
-        created = funded = 0
-        for local, first, last, country, currency, born, amount in PLAYERS:
+            staff = {
+                email: self._staff(email=email, group=group, superuser=superuser, password=staff_password)
+                for email, group, superuser in STAFF
+            }
+        operator, officer = staff[OPERATOR_EMAIL], staff[COMPLIANCE_EMAIL]
+
+        players: dict[str, Player] = {}
+        for index, (local, first, last, country, currency, born, amount) in enumerate(PLAYERS):
             player, was_created = self._player(
-                email=f"{local}@{PLAYER_EMAIL_DOMAIN}", first_name=first, last_name=last, country=country,
+                email=player_email(local), first_name=first, last_name=last, country=country,
                 currency=currency, date_of_birth=born, password=player_password,
             )
-            created += was_created
-            txn = deposit_post(
-                player=player,
-                amount=Money(Decimal(amount), currency),
-                idempotency_key=f"seed-demo:deposit:{player.user.email}",
-                reference="seed-demo",
-            )
-            funded += not getattr(txn, "replayed", False)
+            self.done["players"] += was_created
+            players[local] = player
+            self._deposit(player=player, local=local, amount=Money(Decimal(amount), currency))
+            self._play(player=player, local=local, rounds=rounds_for(index))
+        for local, target in KYC_TARGETS.items():
+            self._kyc(player=players[local], target=target, officer=officer)
+        for local, amount, target in WITHDRAWALS:
+            player = players[local]
+            self._withdrawal(player=player, local=local, amount=Money(Decimal(amount), player.currency), target=target, operator=operator)
+        self._responsible_gaming(players)
+
         games = self._games()
-        self._report(staff_password=staff_password, player_password=player_password, created=created, funded=funded, games=games)
+        self._report(
+            staff_password=staff_password, player_password=player_password, games=games,
+            ledger_posted=LedgerTransaction.objects.count() - ledger_before,
+        )
+
+    # --- people ---
 
     def _staff(self, *, email: str, group: str, superuser: bool, password: str) -> User:
         user = User.objects.filter(email__iexact=email).first()
@@ -105,6 +188,108 @@ class Command(BaseCommand):
             return existing, False
         return player_register(email=email, password=password, signup_device="PC", **fields), True
 
+    # --- money ---
+
+    def _deposit(self, *, player: Player, local: str, amount: Money) -> None:
+        key = _key("deposit", local)
+        if Deposit.objects.filter(player_id=player.pk, idempotency_key=key).exists():
+            return
+        # Databases seeded before deposits went through payments were funded straight on the ledger.
+        if LedgerTransaction.objects.filter(idempotency_key=_key("deposit", player.user.email)).exists():
+            return
+        payments_services.deposit_create(player=player, amount=amount, method=DepositMethod.SANDBOX, idempotency_key=key)
+        self.done["deposits"] += 1
+
+    def _play(self, *, player: Player, local: str, rounds: tuple[tuple[str, str], ...]) -> None:
+        for number, (stake, win) in enumerate(rounds, start=1):
+            reference = _key("round", local, number)
+            bet = ledger_services.bet_post(
+                player=player, amount=Money(Decimal(stake), player.currency),
+                idempotency_key=_key("bet", local, number), reference=reference, metadata={"game": "demo-slot"},
+            )
+            self.done["bets"] += not getattr(bet, "replayed", False)
+            if Decimal(win) > 0:
+                paid = ledger_services.win_post(
+                    player=player, amount=Money(Decimal(win), player.currency),
+                    idempotency_key=_key("win", local, number), reference=reference, metadata={"game": "demo-slot"},
+                )
+                self.done["wins"] += not getattr(paid, "replayed", False)
+
+    def _withdrawal(self, *, player: Player, local: str, amount: Money, target: str, operator: User) -> None:
+        """Request, then approve and pay as far as the target; a step already taken is not taken again."""
+        key = _key("withdrawal", local)
+        withdrawal = Withdrawal.objects.filter(player_id=player.pk, idempotency_key=key).first()
+        if withdrawal is None:
+            withdrawal = payments_services.withdrawal_request(player=player, amount=amount, idempotency_key=key)
+            self.done["withdrawal steps"] += 1
+        if target in (WithdrawalStatus.APPROVED, WithdrawalStatus.PAID) and withdrawal.status == WithdrawalStatus.REQUESTED:
+            withdrawal = payments_services.withdrawal_approve(withdrawal=withdrawal, actor=operator, note="Demo: account checks passed.")
+            self.done["withdrawal steps"] += 1
+        if target == WithdrawalStatus.PAID and withdrawal.status == WithdrawalStatus.APPROVED:
+            payments_services.withdrawal_mark_paid(withdrawal=withdrawal, actor=operator, psp_reference=_key("payout", local))
+            self.done["withdrawal steps"] += 1
+
+    # --- KYC ---
+
+    def _kyc(self, *, player: Player, target: str, officer: User) -> None:
+        """Upload and submit as the player, then review as compliance, as far as the target state.
+
+        Only a case still on the demo's path (none, submitted, in review) is moved; one that already
+        reached the target, or that a demo user decided otherwise, is left alone.
+        """
+        case = kyc_selectors.kyc_case_for_player(player=player)
+        state = case.state if case is not None else KycState.NONE
+        if state == target or state not in (KycState.NONE, KycState.SUBMITTED, KycState.IN_REVIEW):
+            return
+        if state == KycState.IN_REVIEW and target == KycState.SUBMITTED:
+            return  # someone already took it from the queue
+        if state == KycState.NONE:
+            unsubmitted = kyc_selectors.kyc_documents(case=case).filter(submitted_at__isnull=True, status=DocumentStatus.PENDING)
+            if not unsubmitted.exists():  # an earlier run may have stopped between upload and submit
+                kyc_services.kyc_document_upload(
+                    player=player,
+                    kind=DocumentKind.PASSPORT,
+                    uploaded_file=SimpleUploadedFile("passport.pdf", DEMO_PDF, content_type="application/pdf"),
+                    expires_on=clock.now().date() + timedelta(days=PASSPORT_VALID_DAYS),
+                )
+            case = kyc_services.kyc_submit(player=player)
+            self.done["kyc steps"] += 1
+        if target == KycState.SUBMITTED:
+            return
+        if case.state == KycState.SUBMITTED:
+            case = kyc_services.kyc_start_review(case=case, officer=officer)
+            self.done["kyc steps"] += 1
+        if target == KycState.APPROVED:
+            kyc_services.kyc_approve(case=case, officer=officer, note="Demo: passport checked.", id_document_number=f"DEMO{player.pk:06d}")
+        else:
+            kyc_services.kyc_request_more_info(case=case, officer=officer, note=MORE_INFO_NOTE)
+        self.done["kyc steps"] += 1
+
+    # --- responsible gaming ---
+
+    def _responsible_gaming(self, players: dict[str, Player]) -> None:
+        """Each only if not already in force: a time-out or exclusion cannot be started twice, nor shortened."""
+        local, period, amount = DEPOSIT_LIMIT
+        player = players[local]
+        in_force = limits_selectors.player_limits(player=player)
+        if not any(limit.kind == LimitKind.DEPOSIT and limit.period == period for limit in in_force):
+            limits_services.limit_set(player=player, kind=LimitKind.DEPOSIT, period=period, amount=Money(Decimal(amount), player.currency))
+            self.done["protections"] += 1
+
+        local, hours = TIMEOUT
+        player = players[local]
+        if limits_selectors.protection_overview(player=player).timeout_until is None:
+            limits_services.timeout_start(player=player, hours=hours)
+            self.done["protections"] += 1
+
+        local, months = SELF_EXCLUSION
+        player = players[local]
+        if limits_selectors.protection_overview(player=player).self_excluded_from is None:
+            limits_services.self_exclusion_start(player=player, months=months)
+            self.done["protections"] += 1
+
+    # --- the rest ---
+
     def _games(self) -> str:
         """Games arrive in a later issue; its seed hooks in here when it exists."""
         try:
@@ -113,17 +298,42 @@ class Command(BaseCommand):
             return "none yet"
         return str(seed_demo_games())
 
-    def _report(self, *, staff_password: str, player_password: str, created: int, funded: int, games: str) -> None:
+    def _report(self, *, staff_password: str, player_password: str, games: str, ledger_posted: int) -> None:
         base_url = os.environ.get("DEMO_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+        done = self.done
+        demo_players = Player.objects.filter(user__email__endswith=f"@{PLAYER_EMAIL_DOMAIN}")
+        kyc_states = Counter(kyc_selectors.kyc_status(player=p) for p in demo_players)
+        withdrawals = Counter(Withdrawal.objects.values_list("status", flat=True))
+        changed = ledger_posted or sum(done.values())
         out = self.stdout
-        out.write(self.style.SUCCESS("Demo data ready."))
+        out.write(self.style.SUCCESS("Demo data ready." if changed else "Demo data ready (already there, nothing changed)."))
         out.write(f"  Admin:     {base_url}/admin/")
         for email, group, superuser in STAFF:
             role = f"{group}{' (superuser)' if superuser else ''}"
             out.write(f"  {role:<22} {email:<26} password: {staff_password}")
         out.write(f"  API docs:  {base_url}/api/docs/")
+        out.write(f"  API login: POST {base_url}/api/v1/auth/token  email: {player_email(API_DEMO_PLAYER)}  password: {player_password}")
+        out.write("")
         out.write(
-            f"  Players:   {len(PLAYERS)} ({created} new, {funded} deposits made), e.g. "
-            f"{PLAYERS[0][0]}@{PLAYER_EMAIL_DOMAIN} password: {player_password}"
+            f"  Players:   {len(PLAYERS)} ({done['players']} new, {done['deposits']} deposits made), "
+            f"*@{PLAYER_EMAIL_DOMAIN}, all with password {player_password}"
+        )
+        out.write(f"  Play:      {done['bets']} bets and {done['wins']} wins posted; {ledger_posted} ledger transactions this run")
+        out.write(
+            f"  KYC:       {kyc_states[KycState.APPROVED]} approved, {kyc_states[KycState.SUBMITTED]} submitted, "
+            f"{kyc_states[KycState.MORE_INFO_REQUIRED]} more info required; "
+            f"{kyc_selectors.kyc_review_queue().count()} in the compliance review queue ({done['kyc steps']} steps taken)"
+        )
+        out.write(
+            f"  Withdrawals: {withdrawals[WithdrawalStatus.REQUESTED]} requested, {withdrawals[WithdrawalStatus.APPROVED]} approved, "
+            f"{withdrawals[WithdrawalStatus.PAID]} paid; {payments_selectors.withdrawal_queue().count()} in the operator queue "
+            f"({done['withdrawal steps']} steps taken)"
+        )
+        limit_local, period, amount = DEPOSIT_LIMIT
+        limit_currency = next(p[4] for p in PLAYERS if p[0] == limit_local)
+        out.write(
+            f"  Safer gambling: {limit_local} has a {limits_services.PERIOD_ADJECTIVE[period]} deposit limit of {amount} {limit_currency}, "
+            f"{TIMEOUT[0]} a {TIMEOUT[1]} h time-out, {SELF_EXCLUSION[0]} a {SELF_EXCLUSION[1]}-month self-exclusion "
+            f"({done['protections']} started)"
         )
         out.write(f"  Games:     {games}")
