@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
@@ -75,7 +76,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return Response(body, status=status, headers=headers)
 
 
+@csrf_exempt
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """JSON 404 for any unknown path under /api/, whatever the method (no CSRF page for API clients)."""
     return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
 
 

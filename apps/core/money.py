@@ -17,7 +17,10 @@ MINOR_UNITS: dict[str, int] = {
 }
 
 # Plain notation only: no sign, no exponent, no spaces, no thousands separators.
-_PLAIN_DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$")
+_PLAIN_DECIMAL = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]{1,18})?$")
+# The regulator's reports carry at most 12 integer digits (REPORTS.md); anything larger is a typo
+# or an attack, and would overflow the database's 64-bit minor-unit columns in sums.
+MAX_INTEGER_DIGITS = 12
 
 
 class MoneyError(ValueError):
@@ -89,7 +92,9 @@ def parse_amount(raw: object, currency: str, *, positive: bool = True) -> Money:
     if not _PLAIN_DECIMAL.match(raw):
         raise MoneyError('Amounts are plain decimal strings such as "10.00": no sign, exponent or spaces.')
     places = minor_units(currency)
-    fraction = raw.partition(".")[2]
+    whole, _, fraction = raw.partition(".")
+    if len(whole) > MAX_INTEGER_DIGITS:
+        raise MoneyError(f"Amounts have at most {MAX_INTEGER_DIGITS} digits before the decimal point.")
     if len(fraction) > places:
         raise MoneyError(f"{currency} amounts have at most {places} decimal places.")
     try:

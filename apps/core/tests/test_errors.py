@@ -140,3 +140,13 @@ def test_unknown_api_path_is_json_404(client):
         response = client.get(path)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
+
+
+def test_unknown_api_path_is_json_404_for_posts_too_without_csrf():
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    for path in ("/api/v1/wallet/withdrawals/abc/cancel", "/api/v1/nothing"):
+        response = client.post(path, {}, content_type="application/json")
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"

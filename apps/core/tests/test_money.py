@@ -14,7 +14,7 @@ from apps.core.money import Money, MoneyError, format_amount, minor_units, parse
 @pytest.mark.parametrize(
     ("raw", "currency", "minor"),
     [("10.00", "EUR", 1000), ("10", "EUR", 1000), ("10.5", "EUR", 1050), ("0.01", "EUR", 1), ("1000", "JPY", 1000),
-     ("1.234", "KWD", 1234), ("999999999999999999", "JPY", 999999999999999999)],
+     ("1.234", "KWD", 1234), ("999999999999", "JPY", 999999999999)],
 )
 def test_plain_decimal_strings_parse_exactly(raw, currency, minor):
     money = parse_amount(raw, currency)
@@ -120,3 +120,10 @@ def test_money_field_can_read_the_currency_from_the_body():
 def test_money_field_renders_the_plain_decimal_string():
     assert MoneyField().to_representation(Money.from_minor(250, "EUR")) == "2.50"
     assert MoneyField().to_representation(Money.from_minor(250, "JPY")) == "250"
+
+
+def test_amounts_beyond_twelve_integer_digits_are_refused_not_overflowed():
+    assert parse_amount("999999999999.99", "EUR").minor == 99999999999999
+    for raw in ("1000000000000.00", "99999999999999999.99", "9" * 40):
+        with pytest.raises(MoneyError):
+            parse_amount(raw, "EUR")
