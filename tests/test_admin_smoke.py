@@ -35,10 +35,16 @@ def _admin_urls():
         obj = model_admin.get_queryset(_FakeRequest()).order_by("-pk").first() if hasattr(model, "pk") else None
         if obj is not None:
             for view in ("change", "history"):
-                try:
-                    yield reverse(f"admin:{opts.app_label}_{opts.model_name}_{view}", args=[obj.pk])
-                except NoReverseMatch:
-                    pass
+                url = _reverse_or_none(f"admin:{opts.app_label}_{opts.model_name}_{view}", obj.pk)
+                if url:
+                    yield url
+
+
+def _reverse_or_none(name: str, pk) -> str | None:
+    try:
+        return reverse(name, args=[pk])
+    except NoReverseMatch:
+        return None
 
 
 class _FakeRequest:

@@ -37,16 +37,27 @@ class TransactionKind(models.TextChoices):
     ADJUSTMENT = "adjustment", "Manual adjustment"
 
 
+# A house account of one kind and currency is split into this many shards, each with its own cached
+# balance: every stake and every deposit touches a house account, and one row locked by all of them
+# would let only one posting commit at a time. A player's postings always use shard player_id % N, so
+# they stay in order; the house's balance is the sum of its shards (selectors.system_balance).
+# Changing N is safe: shards are opened on first use and old ones keep their entries.
+COUNTERPARTY_SHARDS = 16
+
+
 class Account(models.Model):
     player = models.ForeignKey("players.Player", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
     kind = models.CharField(max_length=32, choices=AccountKind.choices)
     currency = models.CharField(max_length=3)
+    shard = models.PositiveSmallIntegerField(default=0, help_text="House accounts only: which shard of the kind and currency.")
     # A cache of the sum of this account's entries, written only by the posting service in the
     # same transaction as the entries; verify_ledger proves it equal to the sum.
     balance = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # Only the operator role holds it (roles.py): the admin's manual adjustment posts money.
+        permissions = [("adjust_balance", "Can post manual balance adjustments")]
         constraints = [
             models.UniqueConstraint(
                 fields=["player", "kind", "currency"],
@@ -54,10 +65,11 @@ class Account(models.Model):
                 name="ledger_account_player_kind_currency_unique",
             ),
             models.UniqueConstraint(
-                fields=["kind", "currency"],
+                fields=["kind", "currency", "shard"],
                 condition=models.Q(player__isnull=True),
-                name="ledger_account_system_kind_currency_unique",
+                name="ledger_account_system_shard_unique",
             ),
+            models.CheckConstraint(condition=models.Q(player__isnull=True) | models.Q(shard=0), name="ledger_account_player_unsharded"),
             models.CheckConstraint(
                 condition=~models.Q(kind__in=sorted(PLAYER_KINDS)) | models.Q(balance__gte=0),
                 name="ledger_account_player_balance_non_negative",
@@ -65,7 +77,7 @@ class Account(models.Model):
         ]
 
     def __str__(self) -> str:
-        owner = f"player {self.player_id}" if self.player_id else "system"
+        owner = f"player {self.player_id}" if self.player_id else f"house, shard {self.shard}"
         return f"{self.get_kind_display()} {self.currency} ({owner})"
 
 
@@ -88,7 +100,8 @@ class LedgerTransaction(models.Model):
 
 class Entry(models.Model):
     transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Indexed by ledger_entry_statement (account, id) below, which also serves every lookup by account.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
     amount = models.BigIntegerField(help_text="Signed minor units: positive credits the account.")
     balance_after = models.BigIntegerField()
     # Copied from the transaction so window sums (limits, reports) need no join.
@@ -97,7 +110,12 @@ class Entry(models.Model):
 
     class Meta:
         verbose_name_plural = "entries"
-        indexes = [models.Index(fields=["account", "kind", "created_at"], name="ledger_entry_acct_kind_time")]
+        indexes = [
+            models.Index(fields=["account", "kind", "created_at"], name="ledger_entry_acct_kind_time"),
+            # A statement, newest first, pages through one account's entries by id without sorting
+            # them all (the house account has one per stake); verify_ledger reads the last one the same way.
+            models.Index(fields=["account", "id"], name="ledger_entry_statement"),
+        ]
         constraints = [models.CheckConstraint(condition=~models.Q(amount=0), name="ledger_entry_amount_non_zero")]
 
     def __str__(self) -> str:

@@ -73,3 +73,26 @@ def player_lifetime_total(*, player, kind: str) -> Money:
         or 0
     )
     return Money.from_minor(int(total), player.currency)
+
+
+def account_statement(*, account_id: int, before: int | None = None, limit: int = 50) -> list[Entry]:
+    """One account's entries, newest first, at most `limit` of them older than entry `before`.
+
+    Keyset paging on the (account, id) index: no COUNT and no OFFSET, so the last page of the
+    house account costs what the first does. balance_after is the running balance: entries of an
+    account are written under its lock, so ids grow in posting order.
+    """
+    entries = Entry.objects.filter(account_id=account_id).select_related("transaction__created_by").order_by("-id")
+    if before is not None:
+        entries = entries.filter(id__lt=before)
+    return list(entries[:limit])
+
+
+def player_cash_account(*, player) -> Account | None:
+    return Account.objects.filter(player_id=player.pk, kind=AccountKind.PLAYER_CASH, currency=player.currency).first()
+
+
+def system_balance(*, kind: str, currency: str) -> Money:
+    """The house's balance of one kind and currency: the sum of its shards (models.COUNTERPARTY_SHARDS)."""
+    total = Account.objects.filter(player__isnull=True, kind=kind, currency=currency).aggregate(total=Sum("balance"))["total"] or 0
+    return Money.from_minor(int(total), currency)

@@ -69,12 +69,14 @@ def test_wrong_currency_is_refused(player):
 
 
 def test_exception_half_way_leaves_no_entries(player, monkeypatch):
-    """A crash after the transaction row and before the balances leaves nothing behind."""
+    """A crash after the rows are written and before the commit leaves nothing behind."""
+    write = services._write
 
     def explode(*args, **kwargs):
+        write(*args, **kwargs)
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(services.Account.objects, "bulk_update", explode)
+    monkeypatch.setattr(services, "_write", explode)
     with pytest.raises(RuntimeError):
         services.deposit_post(player=player, amount=eur("10.00"), idempotency_key="crash", reference="d")
     assert not LedgerTransaction.objects.exists()
@@ -121,3 +123,82 @@ def test_verify_ledger_detects_a_tampered_cache(player, fund):
     report = verify_ledger()
     assert not report.ok
     assert any("caches 99999" in breach for breach in report.breaches)
+
+
+def test_a_replay_answers_as_before_even_when_the_money_is_gone(player, fund):
+    fund(player, "5.00")
+    first = services.bet_post(player=player, amount=eur("5.00"), idempotency_key="all-in", reference="round:1")
+    again = services.bet_post(player=player, amount=eur("5.00"), idempotency_key="all-in", reference="round:1")
+    assert again.pk == first.pk and again.replayed is True
+    assert wallet_balances(player=player).cash == eur("0.00")
+
+
+def test_posted_entries_carry_ids_and_running_balances(player, fund):
+    fund(player, "10.00")
+    txn = services.bet_post(player=player, amount=eur("2.50"), idempotency_key="b", reference="round:1")
+    stored = {e.pk: (e.account_id, e.amount, e.balance_after) for e in Entry.objects.filter(transaction=txn)}
+    returned = {e.pk: (e.account_id, e.amount, e.balance_after) for e in txn.posted_entries}
+    assert returned == stored
+    cash = services.player_accounts(player=player).cash
+    assert stored[next(pk for pk, row in stored.items() if row[0] == cash.pk)] == (cash.pk, -250, 750)
+
+
+def test_a_posting_to_a_missing_account_posts_nothing(player, fund):
+    fund(player, "10.00")
+    cash = services.player_accounts(player=player).cash
+    ghost = services.Account(pk=10**12, kind=AccountKind.HOUSE_GAME_REVENUE, currency="EUR")
+    with pytest.raises(services.Account.DoesNotExist):
+        services.transaction_post(
+            kind=TransactionKind.BET, idempotency_key="ghost", postings=[services.Posting(cash, -100), services.Posting(ghost, 100)]
+        )
+    assert not LedgerTransaction.objects.filter(idempotency_key="ghost").exists()
+    assert wallet_balances(player=player).cash == eur("10.00")
+
+
+def test_the_step_by_step_write_path_behaves_the_same(player, monkeypatch, staff_user):
+    """The path SQLite (the embedded demo database) takes, run here on PostgreSQL."""
+    monkeypatch.setattr(services, "_single_statement", lambda: False)
+    deposit = services.deposit_post(player=player, amount=eur("10.00"), idempotency_key="d", reference="deposit:1")
+    assert sorted((e.amount, e.balance_after) for e in deposit.posted_entries) == [(-1000, -1000), (1000, 1000)]
+    assert all(e.pk for e in deposit.posted_entries)
+    assert services.deposit_post(player=player, amount=eur("10.00"), idempotency_key="d", reference="deposit:1").replayed
+    services.bet_post(player=player, amount=eur("4.00"), idempotency_key="b", reference="round:1")
+    with pytest.raises(InsufficientFunds):
+        services.bet_post(player=player, amount=eur("6.01"), idempotency_key="b2", reference="round:2")
+    services.adjustment_post(player=player, amount_minor=-100, actor=staff_user(superuser=True), reason="Fee", idempotency_key="a")
+    assert wallet_balances(player=player).cash == eur("5.00")
+    assert LedgerTransaction.objects.count() == 3
+    assert verify_ledger().ok
+
+
+def test_house_accounts_are_sharded_by_player_and_sum_up(make_player, fund):
+    from apps.ledger.models import COUNTERPARTY_SHARDS
+    from apps.ledger.selectors import system_balance
+
+    players = [make_player() for _ in range(COUNTERPARTY_SHARDS + 2)]
+    for player in players:
+        fund(player, "10.00")
+        services.bet_post(player=player, amount=eur("1.00"), idempotency_key=f"bet:{player.pk}", reference="round")
+        services.bet_post(player=player, amount=eur("2.00"), idempotency_key=f"bet2:{player.pk}", reference="round")
+    for player in players:
+        shards = set(
+            Entry.objects.filter(transaction__kind=TransactionKind.BET, account__player__isnull=True, transaction__reference="round")
+            .filter(transaction__idempotency_key__in=[f"bet:{player.pk}", f"bet2:{player.pk}"])
+            .values_list("account__shard", flat=True)
+        )
+        assert shards == {services.counterparty_shard(player)}
+    house = services.Account.objects.filter(player__isnull=True, kind=AccountKind.HOUSE_GAME_REVENUE)
+    assert house.count() == COUNTERPARTY_SHARDS
+    assert system_balance(kind=AccountKind.HOUSE_GAME_REVENUE, currency="EUR") == eur(f"{3 * len(players)}.00")
+    assert system_balance(kind=AccountKind.PSP_CLEARING, currency="EUR") == eur(f"-{10 * len(players)}.00")
+    assert verify_ledger().ok
+
+
+def test_a_player_account_cannot_be_sharded(player):
+    from django.db import IntegrityError
+
+    cash = services.player_accounts(player=player).cash
+    with pytest.raises(IntegrityError), transaction.atomic():
+        services.Account.objects.filter(pk=cash.pk).update(shard=1)
+    with pytest.raises(ValueError, match="outside"):
+        services.system_account(kind=AccountKind.HOUSE_GAME_REVENUE, currency="EUR", shard=10**4)

@@ -1,0 +1,492 @@
+"""Operator UI for the ledger: read-only for everyone, superusers included.
+
+No row is added, edited or deleted here (the database refuses UPDATE and DELETE on entries and
+transactions anyway). What an operator can do:
+
+- read an account's statement, newest first, with the running balance and who posted each line and why
+  (/admin/ledger/account/<id>/statement/, keyset-paged so the house account's statement is as cheap);
+- with `ledger.adjust_balance` (the operator role only), correct a player's cash through
+  /admin/ledger/account/<id>/adjust/ or the list action: both call services.adjustment_post, which
+  records the operator and the reason on the ledger transaction. Each form carries its own UUID as the
+  idempotency key, so a double-submitted form posts once.
+
+Search takes exact values, which the indexes answer on tables of any size: a player's email or public id,
+an id, a transaction reference or idempotency key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Q
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html
+
+from apps.core.errors import DomainError
+from apps.core.money import Money, MoneyError, parse_amount
+from apps.players.models import Player
+from apps.players.panels import player_panel
+from apps.players.selectors import player_by_public_id
+
+from . import selectors, services
+from .models import Account, AccountKind, Entry, LedgerTransaction
+
+STATEMENT_PAGE_SIZE = 50
+# Above this many rows (PostgreSQL's estimate), an unfiltered changelist shows the estimate instead of counting.
+ESTIMATE_COUNT_ABOVE = 10_000
+
+
+def _money(minor: int, currency: str) -> str:
+    return f"{Money.from_minor(minor, currency)} {currency}"
+
+
+def _player_for_term(term: str):
+    """The player an exact search term names (public id or email), if any."""
+    with contextlib.suppress(ValueError):
+        return player_by_public_id(uuid.UUID(term))
+    if "@" in term:
+        # Emails are stored lower-cased (registration normalises them); the unique index answers this.
+        return Player.objects.select_related("user").filter(user__email=term.lower()).first()
+    return None
+
+
+def _player_link(player) -> str:
+    if player is None:
+        return "system"
+    return format_html('<a href="{}">{}</a>', reverse("admin:players_player_change", args=[player.pk]), player.user.email)
+
+
+def _account_link(account: Account) -> str:
+    url = reverse("admin:ledger_account_change", args=[account.pk])
+    return format_html('<a href="{}">{}</a> — {}', url, account.get_kind_display(), _player_link(account.player))
+
+
+class EstimatedCountPaginator(Paginator):
+    """Pages without COUNT(*) over a whole ledger table: unfiltered, PostgreSQL's row estimate is enough."""
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        connection = connections[queryset.db]
+        if connection.vendor == "postgresql" and not queryset.query.where:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table])
+                row = cursor.fetchone()
+            if row and row[0] >= ESTIMATE_COUNT_ABOVE:
+                return row[0]
+        return super().count
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nobody adds, changes or deletes ledger rows in the admin; corrections are compensating transactions."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+# --- Manual adjustments ---
+
+
+class AdjustmentForm(forms.Form):
+    amount = forms.CharField(
+        max_length=32,
+        help_text='Signed, in the account currency: "5.00" credits the player, "-5.00" debits (never below zero).',
+    )
+    reason = forms.CharField(
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Kept on the ledger transaction with your name.",
+    )
+    # A new UUID each time the form is shown; resubmitting the same form replays instead of posting twice.
+    submission = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+    def __init__(self, *args, currency: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["amount"].label = f"Amount ({currency})"
+
+    def clean_amount(self) -> int:
+        raw = self.cleaned_data["amount"].strip()
+        sign = -1 if raw.startswith("-") else 1
+        if raw.startswith(("+", "-")):
+            raw = raw[1:]  # one sign only: "--5.00" or "+-5.00" stay invalid
+        try:
+            money = parse_amount(raw, self.currency)
+        except MoneyError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return sign * money.minor
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("A reason is required.")
+        return reason
+
+
+def _refusal(exc: DomainError) -> str:
+    """The service's refusal in one line, e.g. "Not enough funds. (available: player_cash 4.00)"."""
+    parts = []
+    for key, value in exc.details.items():
+        if isinstance(value, dict):
+            parts.append(f"{key}: " + ", ".join(f"{inner} {detail}" for inner, detail in value.items()))
+        else:
+            parts.append(f"{key}: {value}")
+    return f"{exc.message} ({'; '.join(parts)})" if parts else exc.message
+
+
+def _adjustable(account: Account) -> bool:
+    """adjustment_post corrects a player's cash in the wallet currency; nothing else is adjusted by hand."""
+    return account.kind == AccountKind.PLAYER_CASH and account.player is not None and account.currency == account.player.currency
+
+
+def _post_adjustment(request, account: Account, data: dict) -> LedgerTransaction:
+    return services.adjustment_post(
+        player=account.player,
+        amount_minor=data["amount"],
+        actor=request.user,
+        reason=data["reason"],
+        idempotency_key=f"admin-adjust:{account.pk}:{data['submission']}",
+    )
+
+
+# --- Accounts ---
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    title = "owner"
+    parameter_name = "owner"
+
+    def lookups(self, request, model_admin):
+        return (("player", "Players"), ("system", "System (house)"))
+
+    def queryset(self, request, queryset):
+        if self.value() in ("player", "system"):
+            return queryset.filter(player__isnull=self.value() == "system")
+        return queryset
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ("id", "owner", "kind", "currency", "shard", "balance_display", "created_at", "statement_link")
+    list_filter = ("kind", "currency", OwnerFilter)
+    list_select_related = ("player__user",)
+    search_fields = ("player__user__email",)
+    search_help_text = "A player's email or public id (exact), an account id, or part of an email."
+    ordering = ("id",)
+    fields = ("id", "owner", "kind", "currency", "shard", "balance_display", "created_at")
+    readonly_fields = fields
+    actions = ("adjust_balances",)
+
+    def has_adjust_balance_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("ledger.adjust_balance")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        player = _player_for_term(term) if term else None
+        if player is not None:
+            return queryset.filter(player=player), False
+        if term.isdigit():
+            return queryset.filter(pk=int(term)), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="owner", ordering="player__user__email")
+    def owner(self, obj: Account) -> str:
+        return _player_link(obj.player)
+
+    @admin.display(description="balance", ordering="balance")
+    def balance_display(self, obj: Account) -> str:
+        return _money(obj.balance, obj.currency)
+
+    @admin.display(description="statement")
+    def statement_link(self, obj: Account) -> str:
+        return format_html('<a href="{}">statement</a>', reverse("admin:ledger_account_statement", args=[obj.pk]))
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/statement/", self.admin_site.admin_view(self.statement_view), name="ledger_account_statement"),
+            path("<path:object_id>/adjust/", self.admin_site.admin_view(self.adjust_view), name="ledger_account_adjust"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        account = self.get_object(request, unquote(object_id))
+        if account is not None:
+            if request.user.has_perm("ledger.view_entry"):
+                extra_context["statement_url"] = reverse("admin:ledger_account_statement", args=[account.pk])
+            if self.has_adjust_balance_permission(request) and _adjustable(account):
+                extra_context["adjust_url"] = reverse("admin:ledger_account_adjust", args=[account.pk])
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _page(self, request, template: str, title: str, **context):
+        return TemplateResponse(
+            request,
+            f"admin/ledger/account/{template}",
+            {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **context},
+        )
+
+    def statement_view(self, request, object_id):
+        """The account's entries, newest first, with the running balance and who posted each one and why."""
+        # The statement shows movements, not only the balance: it needs the right to see entries.
+        if not request.user.has_perm("ledger.view_entry"):
+            raise PermissionDenied
+        account = self.get_object(request, unquote(object_id))
+        if account is None or not self.has_view_permission(request, account):
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        before = request.GET.get("before", "")
+        entries = selectors.account_statement(
+            account_id=account.pk, before=int(before) if before.isdigit() else None, limit=STATEMENT_PAGE_SIZE + 1
+        )
+        older = entries[STATEMENT_PAGE_SIZE - 1].pk if len(entries) > STATEMENT_PAGE_SIZE else None
+        rows = [
+            {
+                "entry": entry,
+                "amount": _money(entry.amount, account.currency),
+                "balance_after": _money(entry.balance_after, account.currency),
+                "transaction_url": reverse("admin:ledger_ledgertransaction_change", args=[entry.transaction_id]),
+            }
+            for entry in entries[:STATEMENT_PAGE_SIZE]
+        ]
+        adjust_url = None
+        if self.has_adjust_balance_permission(request) and _adjustable(account):
+            adjust_url = reverse("admin:ledger_account_adjust", args=[account.pk])
+        return self._page(
+            request,
+            "statement.html",
+            f"Statement of {account}",
+            account=account,
+            owner=_player_link(account.player),
+            balance=_money(account.balance, account.currency),
+            rows=rows,
+            older_url=f"?before={older}" if older else None,
+            newest_url="?" if before else None,
+            change_url=reverse("admin:ledger_account_change", args=[account.pk]),
+            adjust_url=adjust_url,
+        )
+
+    def adjust_view(self, request, object_id):
+        """Credit or debit one player's cash, with a reason, through services.adjustment_post."""
+        if not self.has_adjust_balance_permission(request):
+            raise PermissionDenied
+        account = self.get_object(request, unquote(object_id))
+        if account is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        change_url = reverse("admin:ledger_account_change", args=[account.pk])
+        if not _adjustable(account):
+            self.message_user(request, "Only a player's cash account in the wallet currency can be adjusted.", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        form = AdjustmentForm(request.POST or None, currency=account.currency)
+        if request.method == "POST" and form.is_valid():
+            try:
+                txn = _post_adjustment(request, account, form.cleaned_data)
+            except DomainError as exc:
+                # Nothing was posted: show the same values under a fresh key, so a corrected
+                # amount is not taken for a replay (or a conflict) of this refused one.
+                form = AdjustmentForm({**request.POST.dict(), "submission": str(uuid.uuid4())}, currency=account.currency)
+                form.is_valid()
+                form.add_error(None, _refusal(exc))
+            else:
+                if txn.replayed:
+                    self.message_user(request, f"This adjustment was already posted as transaction {txn.pk}; nothing new was posted.")
+                else:
+                    amount = _money(form.cleaned_data["amount"], account.currency)
+                    self.message_user(request, f"Posted adjustment {txn.pk}: {amount} to {account.player.user.email}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:ledger_account_statement", args=[account.pk]))
+        return self._page(
+            request,
+            "adjust.html",
+            "Adjust a player's cash",
+            accounts=[(account, _money(account.balance, account.currency))],
+            form=form,
+            hidden=[],
+            submit_name="adjust",
+            cancel_url=change_url,
+        )
+
+    @admin.action(description="Adjust the cash of the selected players (asks for an amount and a reason)", permissions=["adjust_balance"])
+    def adjust_balances(self, request, queryset):
+        accounts = list(queryset.select_related("player__user").order_by("pk"))
+        adjustable = [account for account in accounts if _adjustable(account)]
+        currencies = {account.currency for account in adjustable}
+        if not adjustable or len(currencies) > 1:
+            self.message_user(request, "Select player cash accounts, all in one currency.", messages.ERROR)
+            return None
+        form = AdjustmentForm(request.POST if "apply_adjustment" in request.POST else None, currency=currencies.pop())
+        if form.is_bound and form.is_valid():
+            posted, refused = [], []
+            for account in adjustable:
+                try:
+                    txn = _post_adjustment(request, account, form.cleaned_data)
+                except DomainError as exc:
+                    refused.append(f"{account.player.user.email}: {_refusal(exc)}")
+                else:
+                    posted.append(f"{account.player.user.email} (#{txn.pk}{', already posted' if txn.replayed else ''})")
+            if posted:
+                self.message_user(request, f"Adjusted: {', '.join(posted)}.", messages.SUCCESS)
+            if refused:
+                self.message_user(request, f"Not adjusted: {'; '.join(refused)}.", messages.WARNING)
+            return None
+        skipped = len(accounts) - len(adjustable)
+        if skipped:
+            self.message_user(request, f"{skipped} selected account(s) are not player cash accounts and are left out.", messages.WARNING)
+        hidden = [("action", "adjust_balances"), *[(helpers.ACTION_CHECKBOX_NAME, str(account.pk)) for account in adjustable]]
+        return self._page(
+            request,
+            "adjust.html",
+            "Adjust players' cash",
+            accounts=[(account, _money(account.balance, account.currency)) for account in adjustable],
+            form=form,
+            hidden=hidden,
+            submit_name="apply_adjustment",
+            cancel_url=reverse("admin:ledger_account_changelist"),
+        )
+
+
+# --- Transactions and entries ---
+
+
+class EntryInline(admin.TabularInline):
+    model = Entry
+    fields = ("account_display", "amount_display", "balance_after_display", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account__player__user").order_by("id")
+
+    @admin.display(description="account")
+    def account_display(self, obj: Entry) -> str:
+        return _account_link(obj.account)
+
+    @admin.display(description="amount")
+    def amount_display(self, obj: Entry) -> str:
+        return _money(obj.amount, obj.account.currency)
+
+    @admin.display(description="balance after")
+    def balance_after_display(self, obj: Entry) -> str:
+        return _money(obj.balance_after, obj.account.currency)
+
+
+@admin.register(LedgerTransaction)
+class LedgerTransactionAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "reference", "created_by", "short_reason", "created_at")
+    list_filter = ("kind",)
+    list_select_related = ("created_by",)
+    search_fields = ("=reference",)
+    search_help_text = "Exact: a transaction id, reference or idempotency key, or a player's email or public id."
+    ordering = ("-id",)
+    fields = ("id", "kind", "reference", "idempotency_key", "fingerprint", "reason", "created_by", "created_at", "metadata")
+    readonly_fields = fields
+    inlines = (EntryInline,)
+    actions = None
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        player = _player_for_term(term)
+        if player is not None:
+            return queryset.filter(pk__in=Entry.objects.filter(account__player=player).values("transaction_id")), False
+        match = Q(reference=term) | Q(idempotency_key=term)
+        if term.isdigit():
+            match |= Q(pk=int(term))
+        return queryset.filter(match), False
+
+    @admin.display(description="reason")
+    def short_reason(self, obj: LedgerTransaction) -> str:
+        return obj.reason if len(obj.reason) <= 60 else f"{obj.reason[:59]}…"
+
+
+@admin.register(Entry)
+class EntryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "transaction_link", "account_display", "kind", "amount_display", "balance_after_display", "created_at")
+    list_filter = ("kind", "account__kind", "account__currency")
+    list_select_related = ("account__player__user",)
+    search_fields = ("=transaction__reference",)
+    search_help_text = "Exact: an entry or transaction id, a transaction reference or idempotency key, or a player's email or public id."
+    ordering = ("-id",)
+    fields = ("id", "transaction_link", "account_display", "kind", "amount_display", "balance_after_display", "created_at")
+    readonly_fields = fields
+    actions = None
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        player = _player_for_term(term)
+        if player is not None:
+            return queryset.filter(account__player=player), False
+        match = Q(transaction__reference=term) | Q(transaction__idempotency_key=term)
+        if term.isdigit():
+            match |= Q(pk=int(term)) | Q(transaction_id=int(term))
+        return queryset.filter(match), False
+
+    @admin.display(description="transaction", ordering="transaction_id")
+    def transaction_link(self, obj: Entry) -> str:
+        url = reverse("admin:ledger_ledgertransaction_change", args=[obj.transaction_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.transaction_id)
+
+    @admin.display(description="account")
+    def account_display(self, obj: Entry) -> str:
+        return _account_link(obj.account)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, obj: Entry) -> str:
+        return _money(obj.amount, obj.account.currency)
+
+    @admin.display(description="balance after")
+    def balance_after_display(self, obj: Entry) -> str:
+        return _money(obj.balance_after, obj.account.currency)
+
+
+# --- The ledger's section of the player 360° view ---
+
+
+@player_panel("Ledger", order=25)
+def _ledger_panel(player) -> list[tuple[str, object]]:
+    cash = selectors.player_cash_account(player=player)
+    if cash is None:
+        return [("Cash account", "not opened yet (no money has moved)")]
+    statement_url = reverse("admin:ledger_account_statement", args=[cash.pk])
+    adjust_url = reverse("admin:ledger_account_adjust", args=[cash.pk])
+    # Both pages check the viewer's permissions themselves (the panel does not know who is looking).
+    return [
+        ("Cash statement", format_html('<a href="{}">{}</a>', statement_url, _money(cash.balance, cash.currency))),
+        ("Manual adjustment", format_html('<a href="{}">adjust cash…</a>', adjust_url)),
+    ]

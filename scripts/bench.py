@@ -1,0 +1,326 @@
+#!/usr/bin/env python
+"""Ledger postings per second through the service layer, next to pgbench TPC-B on the same server.
+
+Run by `make bench` (not a test). Each run drops and recreates two databases next to the one in
+DATABASE_URL (default postgres://postgres@127.0.0.1:5432/casino): `<name>_bench` for the ledger
+and `<name>_pgbench` for TPC-B, so nothing touches the real or the test databases.
+
+Clients are processes, not threads: the Python work of a posting would otherwise queue on the GIL
+and we would measure the interpreter, not the ledger. Each client alternates a stake and a win of
+1.00 on one shared wallet, or on a random wallet of many, through two paths:
+
+- "game": bet_post / win_post, as the provider wallet API calls them; the stake includes the
+  responsible-gaming protection_check (apps.limits) and its per-player lock;
+- "engine": the same postings through transaction_post, the posting engine alone (account locks,
+  idempotency key, balance check, entries, cached balances, on-commit event).
+
+pgbench runs with the same number of clients, before and after the ledger, each after a CHECKPOINT
+and a warm-up like the ledger's; the ratio is against their mean. Goal: many wallets, engine >= 0.5.
+
+    .venv/bin/python scripts/bench.py [--clients 4] [--seconds 8] [--wallets 1000] [--server-side-binding]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import multiprocessing as mp
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/casino"
+PATHS = {"game": "bet_post + win_post (with limits check)", "engine": "transaction_post (posting engine)"}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=4, help="Concurrent clients, for the ledger and for pgbench (-c).")
+    parser.add_argument("--seconds", type=int, default=8, help="Measured duration of each scenario and of pgbench (-T).")
+    parser.add_argument("--wallets", type=int, default=1000, help="Wallets in the many-wallets scenario.")
+    parser.add_argument("--scale", type=int, default=0, help="pgbench scale (-s); default: the number of clients.")
+    parser.add_argument("--warmup", type=float, default=1.5, help="Unmeasured seconds before each scenario.")
+    parser.add_argument(
+        "--server-side-binding",
+        action="store_true",
+        help="Run the ledger with psycopg server-side binding and prepared statements (Django's OPTIONS "
+        "server_side_binding / prepare_threshold), to see what that setting would buy.",
+    )
+    return parser.parse_args()
+
+
+# --- Databases --------------------------------------------------------------------------------
+
+
+def with_dbname(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def recreate_database(url: str, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(with_dbname(url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def checkpoint(url: str) -> None:
+    """Start each measurement with clean buffers, so one phase's dirty pages do not slow the next."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+    except psycopg.Error:
+        pass  # Not a superuser: the numbers are a little noisier, nothing more.
+
+
+# --- pgbench ----------------------------------------------------------------------------------
+
+
+def pgbench_binary() -> str:
+    found = shutil.which("pgbench") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"), reverse=True)), None)
+    if not found:
+        sys.exit("pgbench not found: install the PostgreSQL client tools.")
+    return found
+
+
+def pgbench_tps(url: str, *, scale: int, clients: int, seconds: int, warmup: float, initialise: bool) -> float:
+    parts = urlsplit(url)
+    env = {**os.environ}
+    if parts.password:
+        env["PGPASSWORD"] = unquote(parts.password)
+    conn_args = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432), "-U", unquote(parts.username or "postgres")]
+    dbname = parts.path.lstrip("/")
+    binary = pgbench_binary()
+    if initialise:
+        subprocess.run([binary, "-i", "-q", "-s", str(scale), *conn_args, dbname], check=True, env=env, capture_output=True)
+    checkpoint(url)
+    command = [binary, "-c", str(clients), "-j", str(min(clients, 2)), *conn_args, dbname]
+    # The same treatment as the ledger's clients: a checkpoint, an unmeasured warm-up, then the measure.
+    subprocess.run([*command, "-T", str(max(1, round(warmup)))], check=True, env=env, capture_output=True)
+    run = subprocess.run([*command, "-T", str(seconds)], check=True, env=env, capture_output=True, text=True)
+    match = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", run.stdout)
+    if not match:
+        sys.exit(f"Could not read pgbench's tps:\n{run.stdout}\n{run.stderr}")
+    return float(match.group(1))
+
+
+# --- The ledger -------------------------------------------------------------------------------
+
+
+def django_setup(url: str, *, server_side_binding: bool = False) -> None:
+    os.environ["DATABASE_URL"] = url
+    # base, not local: DEBUG off, so Django does not keep every query in memory while we count.
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # the apps' INFO start-up lines would bury the table
+    os.environ.pop("CELERY_BROKER_URL", None)  # on-commit events run their eager handlers, as in `make run`
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    if server_side_binding:
+        from django.db import connections
+
+        # Before the first connection opens; the project's settings leave both off (Django's default).
+        connections["default"].settings_dict["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+
+
+def open_wallets(numbers: list[int]) -> list[int]:
+    """Register players through the players service and fund them through the ledger; returns their ids."""
+    from django.db import connection
+    from django.test.utils import override_settings
+
+    from apps.core.money import Money
+    from apps.ledger.services import deposit_post
+    from apps.players.services import player_register
+
+    ids = []
+    try:
+        # Hashing 1,000 passwords with PBKDF2 would take most of the run and measures nothing we care about.
+        with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+            for n in numbers:
+                player = player_register(
+                    email=f"bench-{n}@casino.test",
+                    password="Bench-passphrase-42",
+                    first_name="Bench",
+                    last_name=f"Player{n}",
+                    date_of_birth=date(1990, 1, 1),
+                    country="DE",
+                    currency="EUR",
+                )
+                # Enough that alternating 1.00 stakes and wins never run a wallet dry, whatever the interleaving.
+                funds = Money(Decimal("100000.00" if n == 0 else "1000.00"), "EUR")
+                deposit_post(player=player, amount=funds, idempotency_key=f"bench-fund:{n}", reference="bench")
+                ids.append(player.pk)
+    finally:
+        connection.close()
+    return ids
+
+
+def prepare_ledger(*, wallets: int, clients: int) -> tuple[int, list[int]]:
+    """Migrate, then open the wallets in `clients` processes (setup is not what we measure)."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    call_command("migrate", verbosity=0, interactive=False)
+    connections.close_all()
+    numbers = list(range(wallets + 1))
+    with mp.get_context("fork").Pool(clients) as pool:
+        chunks = pool.map(open_wallets, [numbers[i::clients] for i in range(clients)])
+    by_number = dict(zip([n for i in range(clients) for n in numbers[i::clients]], [pk for chunk in chunks for pk in chunk], strict=True))
+    return by_number[0], [by_number[n] for n in numbers[1:]]
+
+
+def client(path: str, scenario: str, number: int, player_ids: list[int], warmup: float, seconds: float, barrier, results) -> None:
+    """One client process: a stake then a win of 1.00 on a chosen wallet, as fast as the ledger allows.
+
+    path "game": bet_post/win_post, as the provider wallet API calls them (the stake includes the
+    responsible-gaming protection_check). path "engine": the same two postings through
+    transaction_post, the posting engine alone (locks, idempotency, balance check, entries).
+    """
+    from django.db import connection
+
+    from apps.core.money import Money
+    from apps.ledger.models import AccountKind, TransactionKind
+    from apps.ledger.services import Posting, bet_post, counterparty_shard, player_accounts, system_account, transaction_post, win_post
+    from apps.players.models import Player
+
+    stake = Money(Decimal("1.00"), "EUR")
+    players = list(Player.objects.filter(pk__in=player_ids))
+    # The engine path looks the accounts up once: it measures the posting itself, as bet_post/win_post do it
+    # (the player's cash against the player's shard of house revenue).
+    cash, house = {}, {}
+    if path == "engine":
+        for player in players:
+            cash[player.pk] = player_accounts(player=player).cash
+            house[player.pk] = system_account(kind=AccountKind.HOUSE_GAME_REVENUE, currency="EUR", shard=counterparty_shard(player))
+    rng = random.Random(number)
+    round_no = 0
+
+    def play(player, ref: str) -> None:
+        if path == "game":
+            bet_post(player=player, amount=stake, idempotency_key=f"{ref}:bet", reference=ref)
+            win_post(player=player, amount=stake, idempotency_key=f"{ref}:win", reference=ref)
+            return
+        for kind, sign in ((TransactionKind.BET, -1), (TransactionKind.WIN, 1)):
+            transaction_post(
+                kind=kind,
+                idempotency_key=f"{ref}:{kind}",
+                postings=[Posting(cash[player.pk], sign * stake.minor), Posting(house[player.pk], -sign * stake.minor)],
+                reference=ref,
+            )
+
+    def play_until(deadline: float) -> int:
+        nonlocal round_no
+        postings = 0
+        while time.perf_counter() < deadline:
+            round_no += 1
+            play(players[0] if len(players) == 1 else rng.choice(players), f"bench:{path}:{scenario}:{number}:{round_no}")
+            postings += 2
+        return postings
+
+    try:
+        barrier.wait()
+        play_until(time.perf_counter() + warmup)
+        barrier.wait()
+        started = time.perf_counter()
+        postings = play_until(started + seconds)
+        results.put((postings, time.perf_counter() - started))
+    finally:
+        connection.close()
+
+
+def run_scenario(path: str, scenario: str, *, clients: int, player_ids: list[int], warmup: float, seconds: float) -> float:
+    from django.db import connections
+
+    connections.close_all()  # each forked client opens its own connection
+    ctx = mp.get_context("fork")
+    barrier = ctx.Barrier(clients)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=client, args=(path, scenario, n, player_ids, warmup, seconds, barrier, results)) for n in range(clients)
+    ]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=warmup + seconds + 120) for _ in procs]
+    for proc in procs:
+        proc.join()
+        if proc.exitcode:
+            sys.exit(f"A client of {path} / {scenario} failed (exit code {proc.exitcode}).")
+    return sum(postings for postings, _ in outcomes) / max(elapsed for _, elapsed in outcomes)
+
+
+def main() -> None:
+    args = parse_args()
+    base_url = os.environ.get("DATABASE_URL") or DEFAULT_URL
+    base_name = urlsplit(base_url).path.lstrip("/") or "casino"
+    ledger_url = with_dbname(base_url, f"{base_name}_bench")
+    pgbench_url = with_dbname(base_url, f"{base_name}_pgbench")
+    scale = args.scale or args.clients
+    began = time.perf_counter()
+
+    print(f"Recreating {urlsplit(ledger_url).path[1:]} and {urlsplit(pgbench_url).path[1:]} ...", flush=True)
+    recreate_database(base_url, urlsplit(ledger_url).path[1:])
+    recreate_database(base_url, urlsplit(pgbench_url).path[1:])
+
+    django_setup(ledger_url, server_side_binding=args.server_side_binding)
+    setup_started = time.perf_counter()
+    hot_id, many_ids = prepare_ledger(wallets=args.wallets, clients=args.clients)
+    print(f"Migrated, registered and funded {args.wallets + 1} players in {time.perf_counter() - setup_started:.1f}s.", flush=True)
+
+    # pgbench runs before and after the ledger, so a machine that got busier (or quieter) meanwhile shows.
+    print(f"pgbench TPC-B: scale {scale}, {args.clients} clients, {args.seconds}s ...", flush=True)
+    tps_runs = [pgbench_tps(pgbench_url, scale=scale, clients=args.clients, seconds=args.seconds, warmup=args.warmup, initialise=True)]
+
+    rates: dict[tuple[str, str], float] = {}
+    for scenario, ids in (("1 hot wallet", [hot_id]), (f"{args.wallets} wallets", many_ids)):
+        for path in ("game", "engine"):
+            print(f"Ledger: {scenario}, {PATHS[path]}, {args.clients} client processes, {args.seconds}s ...", flush=True)
+            checkpoint(ledger_url)
+            rates[(scenario, path)] = run_scenario(
+                path, scenario, clients=args.clients, player_ids=ids, warmup=args.warmup, seconds=args.seconds
+            )
+
+    print(f"pgbench TPC-B again, {args.seconds}s ...", flush=True)
+    tps_runs.append(pgbench_tps(pgbench_url, scale=scale, clients=args.clients, seconds=args.seconds, warmup=args.warmup, initialise=False))
+    tps = sum(tps_runs) / len(tps_runs)
+
+    print()
+    runs = " / ".join(f"{t:.0f}" for t in tps_runs)
+    print(f"pgbench TPC-B (scale {scale}, -c {args.clients} -j {min(args.clients, 2)}): {runs} tps, mean {tps:.0f}")
+    print()
+    binding = "server-side binding + prepared statements" if args.server_side_binding else "client-side binding (the project's default)"
+    print(f"Ledger: {args.clients} client processes, psycopg {binding}")
+    print(f"{'scenario':<15} {'path':<41} {'postings/s':>10} {'pgbench tps':>11} {'ratio':>6}")
+    for (scenario, path), rate in rates.items():
+        print(f"{scenario:<15} {PATHS[path]:<41} {rate:>10.0f} {tps:>11.0f} {rate / tps:>6.2f}")
+
+    from apps.ledger.checks import verify_ledger
+
+    report = verify_ledger()
+    print()
+    print(
+        f"verify_ledger: {'OK' if report.ok else 'BREACHED'} "
+        f"({report.transactions} transactions, {report.entries} entries, {report.accounts} accounts)"
+    )
+    for breach in report.breaches:
+        print(f"  BREACH: {breach}")
+    print(f"Total run time {time.perf_counter() - began:.0f}s.")
+    if not report.ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
