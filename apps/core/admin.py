@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
+
+CONFIRM_ACTION_TEMPLATE = "admin/confirm_action.html"
 
 
 class AuditedHistoryAdmin(SimpleHistoryAdmin):
@@ -19,3 +28,79 @@ class AuditedHistoryAdmin(SimpleHistoryAdmin):
         if request.method != "GET":
             raise PermissionDenied("Reverting from history is not allowed; use the actions, which call the services.")
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class NoEditPermissions:
+    """Nobody adds, changes or deletes these rows through the admin, superusers included: writes go through services.
+
+    Works on a ModelAdmin or an inline (the `obj=None` signature fits both).
+    """
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyModelAdminMixin(NoEditPermissions):
+    """No edit permissions, and no "delete selected" action even if a subclass relaxes a permission by mistake."""
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+class ReadOnlyAdmin(ReadOnlyModelAdminMixin, admin.ModelAdmin):
+    """View only, for models without history."""
+
+
+class ReadOnlyHistoryAdmin(ReadOnlyModelAdminMixin, AuditedHistoryAdmin):
+    """View and history only; reverting to an old version is refused as well."""
+
+
+def action_hidden_fields(action: str, objects: Iterable) -> list[tuple[str, str]]:
+    """What the changelist posted to reach an action, so the intermediate page can post it again."""
+    return [("action", action), *[(helpers.ACTION_CHECKBOX_NAME, str(obj.pk)) for obj in objects]]
+
+
+def confirm_action_page(
+    model_admin: admin.ModelAdmin,
+    request,
+    *,
+    title: str,
+    form: forms.Form,
+    submit_label: str,
+    items: Iterable[str] = (),
+    intro: str = "",
+    hidden: Iterable[tuple[str, str]] = (),
+    submit_name: str = "",
+    cancel_url: str | None = None,
+) -> TemplateResponse:
+    """The page between "do this" and the service call: what is affected, the form asking for the reason, and submit.
+
+    `hidden` carries whatever the page must post again (see action_hidden_fields for a changelist action);
+    `submit_name` is the button's name when the view tells a confirmed post from the first one by it.
+    The form is laid out as the admin's change form lays out its fields; its hidden fields post with it.
+    """
+    opts = model_admin.model._meta
+    visible = [field.name for field in form.visible_fields()]
+    adminform = helpers.AdminForm(form, [(None, {"fields": visible})], {}, model_admin=model_admin)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": opts,
+        "title": title,
+        "intro": intro,
+        "items": list(items),
+        "form": form,
+        "adminform": adminform,
+        "hidden": list(hidden),
+        "submit_label": submit_label,
+        "submit_name": submit_name,
+        "cancel_url": cancel_url or reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+    }
+    return TemplateResponse(request, CONFIRM_ACTION_TEMPLATE, context)

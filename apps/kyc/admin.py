@@ -14,17 +14,16 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import FileResponse, Http404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
+from django.utils.timezone import localtime
 
 from apps.core import clock
-from apps.core.admin import AuditedHistoryAdmin
+from apps.core.admin import NoEditPermissions, ReadOnlyHistoryAdmin, action_hidden_fields, confirm_action_page
 from apps.core.errors import DomainError
 
 from .models import EXTENSION_FOR_CONTENT_TYPE, OPEN_STATES, KycCase, KycDocument
@@ -60,7 +59,7 @@ class WaitingFilter(admin.SimpleListFilter):
         return waiting.filter(submitted_at__lte=three_days)
 
 
-class KycDocumentInline(admin.TabularInline):
+class KycDocumentInline(NoEditPermissions, admin.TabularInline):
     """Read-only list of the case's documents; hidden entirely from anyone who may not see identity documents."""
 
     model = KycDocument
@@ -72,15 +71,6 @@ class KycDocumentInline(admin.TabularInline):
 
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.has_perm(VIEW_DOCUMENTS_PERMISSION)
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="file")
     def view(self, obj: KycDocument) -> str:
@@ -124,6 +114,13 @@ class ApproveForm(OptionalNoteForm):
     )
 
 
+def _case_line(case: KycCase) -> str:
+    line = f"{case.player.user.email} — {case.get_state_display()}"
+    if case.submitted_at:
+        line += f", submitted {localtime(case.submitted_at):%Y-%m-%d %H:%M} UTC"
+    return line
+
+
 @dataclass(frozen=True)
 class Decision:
     name: str
@@ -145,7 +142,12 @@ DECISIONS = {
 
 
 @admin.register(KycCase)
-class KycCaseAdmin(AuditedHistoryAdmin):
+class KycCaseAdmin(ReadOnlyHistoryAdmin):
+    """No add (a case opens with the player's first upload), no change (every change is a decision through an
+    action and a service, and simple-history's revert must not bypass the state machine), no delete (KYC records
+    are kept for the regulator's retention period).
+    """
+
     list_display = ("player_email", "state", "submitted_at", "waiting", "reviewer", "reviewed_at", "expires_at")
     list_filter = ("state", WaitingFilter)
     list_select_related = ("player__user", "reviewer")
@@ -160,17 +162,6 @@ class KycCaseAdmin(AuditedHistoryAdmin):
     inlines = (KycDocumentInline,)
     actions = ("start_review", "approve", "reject", "request_more_info")
     history_list_display = ("state", "reviewer", "reviewer_note")
-
-    def has_add_permission(self, request) -> bool:
-        return False  # A case opens with the player's first upload.
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        # Every change is a decision through an action (and a service); this also keeps
-        # simple-history's "revert to this version" from bypassing the state machine.
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # KYC records are kept for the regulator's retention period.
 
     def has_review_permission(self, request) -> bool:
         return request.user.has_perm(REVIEW_PERMISSION)
@@ -223,30 +214,22 @@ class KycCaseAdmin(AuditedHistoryAdmin):
     def _decide(self, request, queryset, decision: Decision):
         cases = list(queryset.select_related("player__user").order_by("submitted_at", "id"))
         single = len(cases) == 1
-        if request.POST.get("post") == "yes":
-            form = decision.form_class(request.POST)
-            if not single:
-                for name in decision.single_case_fields:
-                    form.fields.pop(name, None)
-            if form.is_valid():
-                self._apply(request, cases, decision, form.cleaned_data)
-                return None
-        else:
-            form = decision.form_class()
-            if not single:
-                for name in decision.single_case_fields:
-                    form.fields.pop(name, None)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{decision.title} {len(cases)} KYC case{'s' if len(cases) != 1 else ''}",
-            "opts": self.model._meta,
-            "cases": cases,
-            "form": form,
-            "action": decision.name,
-            "button": decision.button,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/kyc/kyccase/decision.html", context)
+        form = decision.form_class(request.POST if request.POST.get("post") == "yes" else None)
+        if not single:
+            for name in decision.single_case_fields:
+                form.fields.pop(name, None)
+        if form.is_bound and form.is_valid():
+            self._apply(request, cases, decision, form.cleaned_data)
+            return None
+        return confirm_action_page(
+            self,
+            request,
+            title=f"{decision.title} {len(cases)} KYC case{'s' if len(cases) != 1 else ''}",
+            items=[_case_line(case) for case in cases],
+            form=form,
+            hidden=[*action_hidden_fields(decision.name, cases), ("post", "yes")],
+            submit_label=decision.button,
+        )
 
     def _apply(self, request, cases: list[KycCase], decision: Decision, data: dict) -> None:
         done, failed = 0, []

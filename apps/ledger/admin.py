@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -33,6 +33,7 @@ from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
+from apps.core.admin import NoEditPermissions, ReadOnlyAdmin, action_hidden_fields, confirm_action_page
 from apps.core.errors import DomainError
 from apps.core.money import Money, MoneyError, parse_amount
 from apps.players.models import Player
@@ -59,6 +60,15 @@ def _player_for_term(term: str):
         # Emails are stored lower-cased (registration normalises them); the unique index answers this.
         return Player.objects.select_related("user").filter(user__email=term.lower()).first()
     return None
+
+
+def _exact_search(queryset, search_term: str, *, for_player: Callable[[Player], Q], for_term: Callable[[str], Q]):
+    """Exact matches only, which the indexes answer on tables of any size: a player's email or public id, else ids and keys."""
+    term = search_term.strip()
+    if not term:
+        return queryset, False
+    player = _player_for_term(term)
+    return queryset.filter(for_term(term) if player is None else for_player(player)), False
 
 
 def _player_link(player) -> str:
@@ -88,25 +98,11 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class LedgerReadOnlyAdmin(ReadOnlyAdmin):
     """Nobody adds, changes or deletes ledger rows in the admin; corrections are compensating transactions."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
 
 # --- Manual adjustments ---
@@ -191,7 +187,7 @@ class OwnerFilter(admin.SimpleListFilter):
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyAdmin):
+class AccountAdmin(LedgerReadOnlyAdmin):
     list_display = ("id", "owner", "kind", "currency", "shard", "balance_display", "created_at", "statement_link")
     list_filter = ("kind", "currency", OwnerFilter)
     list_select_related = ("player__user",)
@@ -248,6 +244,18 @@ class AccountAdmin(ReadOnlyAdmin):
             request,
             f"admin/ledger/account/{template}",
             {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **context},
+        )
+
+    def _adjust_page(self, request, title: str, accounts: list[Account], form: AdjustmentForm, **page):
+        return confirm_action_page(
+            self,
+            request,
+            title=title,
+            intro="The adjustment is posted against the manual adjustments account, with your name and the reason.",
+            items=[f"{account.player.user.email} — cash {_money(account.balance, account.currency)}" for account in accounts],
+            form=form,
+            submit_label="Post adjustment",
+            **page,
         )
 
     def statement_view(self, request, object_id):
@@ -317,16 +325,7 @@ class AccountAdmin(ReadOnlyAdmin):
                     amount = _money(form.cleaned_data["amount"], account.currency)
                     self.message_user(request, f"Posted adjustment {txn.pk}: {amount} to {account.player.user.email}.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:ledger_account_statement", args=[account.pk]))
-        return self._page(
-            request,
-            "adjust.html",
-            "Adjust a player's cash",
-            accounts=[(account, _money(account.balance, account.currency))],
-            form=form,
-            hidden=[],
-            submit_name="adjust",
-            cancel_url=change_url,
-        )
+        return self._adjust_page(request, "Adjust a player's cash", [account], form, hidden=[], submit_name="adjust", cancel_url=change_url)
 
     @admin.action(description="Adjust the cash of the selected players (asks for an amount and a reason)", permissions=["adjust_balance"])
     def adjust_balances(self, request, queryset):
@@ -354,14 +353,12 @@ class AccountAdmin(ReadOnlyAdmin):
         skipped = len(accounts) - len(adjustable)
         if skipped:
             self.message_user(request, f"{skipped} selected account(s) are not player cash accounts and are left out.", messages.WARNING)
-        hidden = [("action", "adjust_balances"), *[(helpers.ACTION_CHECKBOX_NAME, str(account.pk)) for account in adjustable]]
-        return self._page(
+        return self._adjust_page(
             request,
-            "adjust.html",
             "Adjust players' cash",
-            accounts=[(account, _money(account.balance, account.currency)) for account in adjustable],
-            form=form,
-            hidden=hidden,
+            adjustable,
+            form,
+            hidden=action_hidden_fields("adjust_balances", adjustable),
             submit_name="apply_adjustment",
             cancel_url=reverse("admin:ledger_account_changelist"),
         )
@@ -370,97 +367,8 @@ class AccountAdmin(ReadOnlyAdmin):
 # --- Transactions and entries ---
 
 
-class EntryInline(admin.TabularInline):
-    model = Entry
-    fields = ("account_display", "amount_display", "balance_after_display", "created_at")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("account__player__user").order_by("id")
-
-    @admin.display(description="account")
-    def account_display(self, obj: Entry) -> str:
-        return _account_link(obj.account)
-
-    @admin.display(description="amount")
-    def amount_display(self, obj: Entry) -> str:
-        return _money(obj.amount, obj.account.currency)
-
-    @admin.display(description="balance after")
-    def balance_after_display(self, obj: Entry) -> str:
-        return _money(obj.balance_after, obj.account.currency)
-
-
-@admin.register(LedgerTransaction)
-class LedgerTransactionAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "reference", "created_by", "short_reason", "created_at")
-    list_filter = ("kind",)
-    list_select_related = ("created_by",)
-    search_fields = ("=reference",)
-    search_help_text = "Exact: a transaction id, reference or idempotency key, or a player's email or public id."
-    ordering = ("-id",)
-    fields = ("id", "kind", "reference", "idempotency_key", "fingerprint", "reason", "created_by", "created_at", "metadata")
-    readonly_fields = fields
-    inlines = (EntryInline,)
-    actions = None
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        player = _player_for_term(term)
-        if player is not None:
-            return queryset.filter(pk__in=Entry.objects.filter(account__player=player).values("transaction_id")), False
-        match = Q(reference=term) | Q(idempotency_key=term)
-        if term.isdigit():
-            match |= Q(pk=int(term))
-        return queryset.filter(match), False
-
-    @admin.display(description="reason")
-    def short_reason(self, obj: LedgerTransaction) -> str:
-        return obj.reason if len(obj.reason) <= 60 else f"{obj.reason[:59]}…"
-
-
-@admin.register(Entry)
-class EntryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "transaction_link", "account_display", "kind", "amount_display", "balance_after_display", "created_at")
-    list_filter = ("kind", "account__kind", "account__currency")
-    list_select_related = ("account__player__user",)
-    search_fields = ("=transaction__reference",)
-    search_help_text = "Exact: an entry or transaction id, a transaction reference or idempotency key, or a player's email or public id."
-    ordering = ("-id",)
-    fields = ("id", "transaction_link", "account_display", "kind", "amount_display", "balance_after_display", "created_at")
-    readonly_fields = fields
-    actions = None
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        player = _player_for_term(term)
-        if player is not None:
-            return queryset.filter(account__player=player), False
-        match = Q(transaction__reference=term) | Q(transaction__idempotency_key=term)
-        if term.isdigit():
-            match |= Q(pk=int(term)) | Q(transaction_id=int(term))
-        return queryset.filter(match), False
-
-    @admin.display(description="transaction", ordering="transaction_id")
-    def transaction_link(self, obj: Entry) -> str:
-        url = reverse("admin:ledger_ledgertransaction_change", args=[obj.transaction_id])
-        return format_html('<a href="{}">#{}</a>', url, obj.transaction_id)
+class EntryColumns:
+    """The columns an entry shows wherever it is listed: the transaction's inline and the entries changelist."""
 
     @admin.display(description="account")
     def account_display(self, obj: Entry) -> str:
@@ -473,6 +381,74 @@ class EntryAdmin(ReadOnlyAdmin):
     @admin.display(description="balance after")
     def balance_after_display(self, obj: Entry) -> str:
         return _money(obj.balance_after, obj.account.currency)
+
+
+class EntryInline(EntryColumns, NoEditPermissions, admin.TabularInline):
+    model = Entry
+    fields = ("account_display", "amount_display", "balance_after_display", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account__player__user").order_by("id")
+
+
+@admin.register(LedgerTransaction)
+class LedgerTransactionAdmin(LedgerReadOnlyAdmin):
+    list_display = ("id", "kind", "reference", "created_by", "short_reason", "created_at")
+    list_filter = ("kind",)
+    list_select_related = ("created_by",)
+    search_fields = ("=reference",)
+    search_help_text = "Exact: a transaction id, reference or idempotency key, or a player's email or public id."
+    ordering = ("-id",)
+    fields = ("id", "kind", "reference", "idempotency_key", "fingerprint", "reason", "created_by", "created_at", "metadata")
+    readonly_fields = fields
+    inlines = (EntryInline,)
+    actions = None
+
+    def get_search_results(self, request, queryset, search_term):
+        return _exact_search(
+            queryset,
+            search_term,
+            for_player=lambda player: Q(pk__in=Entry.objects.filter(account__player=player).values("transaction_id")),
+            for_term=lambda term: Q(reference=term) | Q(idempotency_key=term) | (Q(pk=int(term)) if term.isdigit() else Q()),
+        )
+
+    @admin.display(description="reason")
+    def short_reason(self, obj: LedgerTransaction) -> str:
+        return obj.reason if len(obj.reason) <= 60 else f"{obj.reason[:59]}…"
+
+
+@admin.register(Entry)
+class EntryAdmin(EntryColumns, LedgerReadOnlyAdmin):
+    list_display = ("id", "transaction_link", "account_display", "kind", "amount_display", "balance_after_display", "created_at")
+    list_filter = ("kind", "account__kind", "account__currency")
+    list_select_related = ("account__player__user",)
+    search_fields = ("=transaction__reference",)
+    search_help_text = "Exact: an entry or transaction id, a transaction reference or idempotency key, or a player's email or public id."
+    ordering = ("-id",)
+    fields = ("id", "transaction_link", "account_display", "kind", "amount_display", "balance_after_display", "created_at")
+    readonly_fields = fields
+    actions = None
+
+    def get_search_results(self, request, queryset, search_term):
+        return _exact_search(
+            queryset,
+            search_term,
+            for_player=lambda player: Q(account__player=player),
+            for_term=lambda term: (
+                Q(transaction__reference=term)
+                | Q(transaction__idempotency_key=term)
+                | (Q(pk=int(term)) | Q(transaction_id=int(term)) if term.isdigit() else Q())
+            ),
+        )
+
+    @admin.display(description="transaction", ordering="transaction_id")
+    def transaction_link(self, obj: Entry) -> str:
+        url = reverse("admin:ledger_ledgertransaction_change", args=[obj.transaction_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.transaction_id)
 
 
 # --- The ledger's section of the player 360° view ---

@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.core.admin import AuditedHistoryAdmin
+from apps.core.admin import NoEditPermissions, ReadOnlyHistoryAdmin
 from apps.core.errors import DomainError
 from apps.core.money import Money, MoneyError, format_amount, parse_amount
 from apps.players.models import Player
@@ -50,24 +50,6 @@ def _limit_rows(player_id: int) -> list[tuple[str, str, str, str]]:
         (limit.get_kind_display(), limit.get_period_display(), _amount_text(limit), _pending_text(limit))
         for limit in Limit.objects.filter(player_id=player_id).order_by("kind", "period")
     ]
-
-
-class ReadOnlyHistoryAdmin(AuditedHistoryAdmin):
-    """View and history only. Reverting to an old version would lift an exclusion or loosen a limit."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
 
 class TightenLimitForm(forms.Form):
@@ -247,7 +229,7 @@ class ExclusionAdmin(ReadOnlyHistoryAdmin):
     )
 
 
-class LimitInline(admin.TabularInline):
+class LimitInline(NoEditPermissions, admin.TabularInline):
     """For the players app's Player admin (Limit has a player FK): read-only limits on the 360° view."""
 
     model = Limit
@@ -255,26 +237,14 @@ class LimitInline(admin.TabularInline):
     can_delete = False
     fields = readonly_fields = ("kind", "period", "amount_minor", "currency", "pending_amount_minor", "pending_removal", "pending_from")
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ExclusionInline(admin.TabularInline):
+class ExclusionInline(NoEditPermissions, admin.TabularInline):
     """For the players app's Player admin: the exclusion record, read-only."""
 
     model = Exclusion
     extra = 0
     can_delete = False
     fields = readonly_fields = ("kind", "requested_at", "starts_at", "ends_at", "permanent", "ended_at", "end_reason", "reactivated_at")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @player_panel("Responsible gaming", order=30)

@@ -11,14 +11,13 @@ from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from apps.core import clock
-from apps.core.admin import AuditedHistoryAdmin
+from apps.core.admin import ReadOnlyHistoryAdmin, action_hidden_fields, confirm_action_page
 from apps.core.errors import DomainError
 from apps.players.panels import player_panel
 
@@ -29,17 +28,8 @@ from .selectors import player_payments_summary
 _MONEY_READONLY = ("player", "amount_display", "currency")
 
 
-class _ReadOnlyAdmin(AuditedHistoryAdmin):
+class _ReadOnlyAdmin(ReadOnlyHistoryAdmin):
     """View and history only: money rows change through services, never through a form."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="amount", ordering="amount_minor")
     def amount_display(self, obj) -> str:
@@ -106,18 +96,18 @@ class WithdrawalAdmin(_ReadOnlyAdmin):
             self.message_user(request, f"{done} withdrawal(s) {verb}.", messages.SUCCESS)
 
     def _intermediate(self, request, queryset, *, form, action: str, title: str, intro: str, submit_label: str) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "intro": intro,
-            "submit_label": submit_label,
-            "queryset": queryset,
-            "form": form,
-            "action": action,
-            "opts": self.model._meta,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/payments/withdrawal/action_form.html", context)
+        withdrawals = list(queryset)
+        return confirm_action_page(
+            self,
+            request,
+            title=title,
+            intro=intro,
+            items=[f"#{w.pk} — {w.player} — {w.amount} {w.currency} ({w.get_status_display()})" for w in withdrawals],
+            form=form,
+            hidden=action_hidden_fields(action, withdrawals),
+            submit_label=submit_label,
+            submit_name="apply",
+        )
 
     @admin.action(description="Approve selected withdrawals", permissions=["review"])
     def approve_withdrawals(self, request, queryset):

@@ -12,7 +12,6 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import authenticate
@@ -21,11 +20,10 @@ from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django_fsm import can_proceed
 
-from apps.core.admin import AuditedHistoryAdmin
+from apps.core.admin import AuditedHistoryAdmin, action_hidden_fields, confirm_action_page
 from apps.core.errors import DomainError
 
 from . import services
@@ -281,17 +279,18 @@ class PlayerAdmin(AuditedHistoryAdmin):
 
     def _status_page(self, request, *, transition: str, players, form, hidden: list[tuple[str, str]], cancel_url: str):
         _service, verb = STATUS_TRANSITIONS[transition]
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"{verb} players",
-            "verb": verb,
-            "players": players,
-            "form": form,
-            "hidden": hidden,
-            "cancel_url": cancel_url,
-        }
-        return TemplateResponse(request, "admin/players/player/status_change.html", context)
+        return confirm_action_page(
+            self,
+            request,
+            title=f"{verb} players",
+            intro=f"{verb} these players. The reason is recorded with your name in each player's history.",
+            items=[f"{player.user.email} — {player.get_status_display()}" for player in players],
+            form=form,
+            hidden=hidden,
+            submit_label=verb,
+            submit_name="apply_status",
+            cancel_url=cancel_url,
+        )
 
     def _status_action(self, request, queryset, transition: str):
         """Changelist action with an intermediate page that asks for the reason."""
@@ -303,9 +302,9 @@ class PlayerAdmin(AuditedHistoryAdmin):
                 return None  # back to the changelist
         else:
             form = StatusReasonForm()
-        hidden = [("action", request.POST.get("action", "")), *[(helpers.ACTION_CHECKBOX_NAME, str(p.pk)) for p in players]]
         return self._status_page(
-            request, transition=transition, players=players, form=form, hidden=hidden,
+            request, transition=transition, players=players, form=form,
+            hidden=action_hidden_fields(request.POST.get("action", ""), players),
             cancel_url=reverse("admin:players_player_changelist"),
         )
 

@@ -122,7 +122,7 @@ def test_reject_asks_for_a_note_then_calls_the_service(client, officer, player, 
     logged_in(client, officer)
     first = action_post(client, "reject", [case], index=0)
     assert first.status_code == 200
-    assert first.templates[0].name == "admin/kyc/kyccase/decision.html"
+    assert first.templates[0].name == "admin/confirm_action.html"
     assert b'name="note"' in first.content
     blank = action_post(client, "reject", [case], post="yes", note="  ")
     assert blank.status_code == 200  # form shown again with the error
