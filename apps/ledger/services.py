@@ -21,7 +21,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.dispatch import Signal
 
 from apps.core import clock
-from apps.core.errors import IdempotencyConflict, InsufficientFunds, ValidationFailed
+from apps.core.errors import DomainError, IdempotencyConflict, InsufficientFunds, ValidationFailed
 from apps.core.money import Money
 
 from .models import COUNTERPARTY_SHARDS, PLAYER_KINDS, Account, AccountKind, Entry, LedgerTransaction, TransactionKind
@@ -504,9 +504,14 @@ def bet_post(*, player, amount: Money, idempotency_key: str, reference: str, met
     from apps.limits.services import protection_check
 
     _player_money(player, amount)
-    if not _transaction_exists(idempotency_key):
-        # A replay of a stake already taken must answer as before, even if a limit is now reached.
+    try:
         protection_check(player=player, action="stake", amount=amount)
+    except DomainError:
+        # A replay of a stake already taken must answer as before, even if a limit is now reached or
+        # the player is now excluded. Asking only after a refusal keeps the lookup off the hot path;
+        # a refusal is raised before any database error, so the transaction is still usable.
+        if not _transaction_exists(idempotency_key):
+            raise
     return _player_post(
         player=player,
         kind=TransactionKind.BET,

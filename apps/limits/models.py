@@ -62,6 +62,11 @@ class PlayerProtection(models.Model):
     reality_check_minutes = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: reality checks off.")
     session_started_at = models.DateTimeField(null=True, blank=True)
     reality_check_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    has_limits = models.BooleanField(
+        default=False,
+        help_text="Set, under this row's lock, when the player's first limit row is created; never cleared (rows are never deleted). "
+        "Lets every deposit and stake of a player without limits skip reading them.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

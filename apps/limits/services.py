@@ -6,6 +6,10 @@ Decisions (see also the regulations cited where they apply):
   (created race-free on first use). protection_check runs inside the money service's transaction,
   so the lock is held until the deposit or stake commits: two concurrent requests cannot both see
   the same remaining allowance, and an exclusion cannot start half-way through a stake.
+- The check is cheap for the common player. The lock and the status read after it travel in one
+  round trip (two statements, see _lock_and_status_query), and `PlayerProtection.has_limits`, set
+  under the same lock when the first limit row is created, lets a player who never set a limit skip
+  the limits query. Every limit row must therefore be created through _save_limit.
 - Rolling windows. A day is the last 24 hours, a week the last 7 × 24 hours, a month the last
   30 × 24 hours, counted back from the moment of the check. There is no midnight or month-start reset
   at which a player could spend two periods' worth back to back; the regulator's calendar periods
@@ -38,12 +42,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
-from django.db import transaction
+from django.apps import apps as django_apps
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import Q
 
 from apps.core import clock
 from apps.core.errors import InvalidState, LimitExceeded, NotFound, SelfExcluded, ValidationFailed
 from apps.core.money import Money
+from apps.players.models import PlayerStatus
 from apps.players.selectors import player_assert_can_play, player_by_public_id
 from apps.players.services import player_reactivate, player_self_exclude
 
@@ -77,7 +83,9 @@ PLAYER_STATUS_SELF_EXCLUDED = "self_excluded"
 def _ensure_protection(player_id: int) -> None:
     # INSERT ... ON CONFLICT DO NOTHING: a concurrent first request waits on the unique index and then
     # yields, with no savepoint to poison the caller's transaction.
-    PlayerProtection.objects.bulk_create([PlayerProtection(player_id=player_id)], ignore_conflicts=True)
+    # A player's limit rows normally come after this row; should one exist already, the flag says so.
+    has_limits = Limit.objects.filter(player_id=player_id).exists()
+    PlayerProtection.objects.bulk_create([PlayerProtection(player_id=player_id, has_limits=has_limits)], ignore_conflicts=True)
 
 
 def _lock_protection(player_id: int) -> PlayerProtection:
@@ -87,6 +95,54 @@ def _lock_protection(player_id: int) -> PlayerProtection:
         _ensure_protection(player_id)
         protection = PlayerProtection.objects.select_for_update().get(player_id=player_id)
     return protection
+
+
+def _one_round_trip() -> bool:
+    # Two statements in one execute() need psycopg's client-side binding (Django's default): with
+    # server-side binding the server refuses several commands in one prepared statement.
+    return connection.vendor == "postgresql" and connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") is not True
+
+
+_PROTECTION_FIELDS = [field.attname for field in PlayerProtection._meta.concrete_fields]
+_lock_and_status_sql: str | None = None
+
+
+def _lock_and_status_query() -> str:
+    """Lock the protection row, then read the player's status: two statements sent in one round trip.
+
+    They must stay two statements. In READ COMMITTED a statement reads other tables as of its start,
+    that is before it waited for the lock; joining the player into the locking SELECT would read a
+    status committed by the lock's previous holder (a reactivation, an exclusion) as it was before.
+    The second statement starts once the first holds the lock, so it sees every such change.
+    """
+    global _lock_and_status_sql
+    if _lock_and_status_sql is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in PlayerProtection._meta.concrete_fields)
+        player_table = quote(django_apps.get_model("players", "Player")._meta.db_table)
+        _lock_and_status_sql = (
+            f"SELECT {columns} FROM {quote(PlayerProtection._meta.db_table)} WHERE player_id = %s FOR UPDATE; "  # noqa: S608 - no input
+            f"SELECT status, currency FROM {player_table} WHERE id = %s"
+        )
+    return _lock_and_status_sql
+
+
+def _lock_protection_and_status(player) -> tuple[PlayerProtection, str, str]:
+    """The stake and deposit check's lock: the protection row, then the player's (status, currency) as committed now."""
+    if not _one_round_trip():
+        protection = _lock_protection(player.pk)
+        current = _fresh_player(player)
+        return protection, current.status, current.currency
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(_lock_and_status_query(), [player.pk, player.pk])
+            row = cursor.fetchone()
+            cursor.nextset()
+            status, currency = cursor.fetchone()
+        if row is not None:
+            return PlayerProtection.from_db(DEFAULT_DB_ALIAS, _PROTECTION_FIELDS, row), status, currency
+        _ensure_protection(player.pk)  # first use; the second pass locks the new row
+    raise PlayerProtection.DoesNotExist(f"Could not open the protection row of player {player.pk}.")  # pragma: no cover
 
 
 def _fresh_player(player):
@@ -137,15 +193,19 @@ def protection_check(*, player, action: str, amount: Money, pending: Callable[[]
 
 
 def _protection_check_locked(*, player, kinds: tuple[str, ...], amount: Money, pending: Callable[[], Money] | None) -> None:
-    protection = _lock_protection(player.pk)
+    protection, status, currency = _lock_protection_and_status(player)
     now = clock.now()
-    current = _fresh_player(player)
-    if current.status == PLAYER_STATUS_SELF_EXCLUDED:
-        current = _complete_reactivation_locked(protection, current, now) or current
-    try:
-        player_assert_can_play(current)
-    except SelfExcluded:
-        raise SelfExcluded(details=_exclusion_details(protection, now)) from None
+    if status != PlayerStatus.ACTIVE:
+        # The rare path: the whole player (read after the lock too), to complete a return from
+        # self-exclusion or to refuse with the players app's own error.
+        current = _fresh_player(player)
+        if current.status == PLAYER_STATUS_SELF_EXCLUDED:
+            current = _complete_reactivation_locked(protection, current, now) or current
+        try:
+            player_assert_can_play(current)
+        except SelfExcluded:
+            raise SelfExcluded(details=_exclusion_details(protection, now)) from None
+        currency = current.currency
     if timeout_active(protection, now):
         raise SelfExcluded(
             f"You are taking a time-out until {protection.timeout_until:%Y-%m-%d %H:%M} UTC.",
@@ -153,9 +213,10 @@ def _protection_check_locked(*, player, kinds: tuple[str, ...], amount: Money, p
         )
     if self_exclusion_active(protection, now):
         raise SelfExcluded(details=_exclusion_details(protection, now))
-    if amount.currency != current.currency:
-        raise ValidationFailed(details={"currency": [f"Use {current.currency}."]})
-    _check_limits(player=current, kinds=kinds, amount=amount, now=now, pending=pending)
+    if amount.currency != currency:
+        raise ValidationFailed(details={"currency": [f"Use {currency}."]})
+    if protection.has_limits:
+        _check_limits(player=player, kinds=kinds, amount=amount, now=now, pending=pending)
 
 
 def _check_limits(*, player, kinds: tuple[str, ...], amount: Money, now: datetime, pending: Callable[[], Money] | None) -> None:
@@ -251,6 +312,15 @@ def _apply_now(player, limit: Limit | None, *, kind: str, period: str, amount_mi
     return limit
 
 
+def _save_limit(protection: PlayerProtection, limit: Limit, *, actor, reason: str) -> None:
+    """Save a limit; the player's first one also sets protection.has_limits, under the same lock and transaction."""
+    created = limit.pk is None
+    _save(limit, actor=actor, reason=reason)
+    if created and not protection.has_limits:
+        PlayerProtection.objects.filter(pk=protection.pk).update(has_limits=True, updated_at=clock.now())
+        protection.has_limits = True
+
+
 def _has_pending(limit: Limit) -> bool:
     return limit.pending_from is not None
 
@@ -260,7 +330,7 @@ def limit_set(*, player, kind: str, period: str, amount: Money) -> Limit:
     """Set the player's own limit. Tighter applies at once; looser waits the cooling-off (UKGC RTS 12)."""
     _validate_kind_period(kind, period)
     _validate_amount(player, amount)
-    _lock_protection(player.pk)
+    protection = _lock_protection(player.pk)
     now = clock.now()
     limit = _limit_locked(player, kind, period, now)
     new = amount.minor
@@ -283,7 +353,7 @@ def limit_set(*, player, kind: str, period: str, amount: Money) -> Limit:
         limit.pending_from = now + cooling_off()
         limit.requested_at = now
         reason = "Increase requested: pending until the cooling-off ends (UKGC RTS 12)"
-    _save(limit, actor=player.user, reason=reason)
+    _save_limit(protection, limit, actor=player.user, reason=reason)
     return limit
 
 
@@ -315,7 +385,7 @@ def limit_tighten_by_operator(*, player, kind: str, period: str, amount: Money, 
         raise ValidationFailed("A stricter limit set by staff needs the acting user.")
     if not reason or not reason.strip():
         raise ValidationFailed(details={"reason": ["A reason is required."]})
-    _lock_protection(player.pk)
+    protection = _lock_protection(player.pk)
     now = clock.now()
     limit = _limit_locked(player, kind, period, now)
     current = limit.amount_minor if limit is not None else None
@@ -327,7 +397,7 @@ def limit_tighten_by_operator(*, player, kind: str, period: str, amount: Money, 
     if current is not None and amount.minor == current and not _has_pending(limit):
         raise ValidationFailed("This limit is already in force.", details={"amount": ["Choose a lower amount."]})
     limit = _apply_now(player, limit, kind=kind, period=period, amount_minor=amount.minor, now=now)
-    _save(limit, actor=actor, reason=f"Made stricter by staff: {reason.strip()}")
+    _save_limit(protection, limit, actor=actor, reason=f"Made stricter by staff: {reason.strip()}")
     return limit
 
 

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from apps.core.errors import LimitExceeded, NotFound, ValidationFailed
+from apps.core.errors import LimitExceeded, NotFound, SelfExcluded, ValidationFailed
 from apps.ledger.models import LedgerTransaction
 from apps.ledger.selectors import wallet_balances
 from apps.limits import services
-from apps.limits.models import Limit
+from apps.limits.models import Limit, PlayerProtection
 from apps.limits.selectors import limit_usage_minor, protection_overview
 from apps.limits.tasks import activate_pending_limits
 
@@ -331,3 +331,43 @@ def test_payments_deposit_create_enforces_the_deposit_limit(player, clock_at):
         deposit_create(player=player, amount=eur("20.00"), method="sandbox", idempotency_key="rg-pay-2")
     assert refused.value.details["remaining"] == "10.00"
     assert wallet_balances(player=player).cash == eur("40.00")
+
+
+def test_stake_replay_answers_as_before_even_when_now_self_excluded(player, fund, clock_at):
+    fund(player, "50.00")
+    first = stake(player, "10.00", key="bet-before-exclusion")
+    services.self_exclusion_start(player=player, months=6)
+    again = stake(player, "10.00", key="bet-before-exclusion")
+    assert again.pk == first.pk and again.replayed
+    with pytest.raises(SelfExcluded):
+        stake(player, "10.00", key="bet-after-exclusion")
+
+
+def test_the_first_limit_marks_the_player_as_having_limits(player, fund, clock_at):
+    fund(player, "50.00")
+    stake(player, "1.00")
+    assert not PlayerProtection.objects.get(player=player).has_limits
+    set_limit(player, "wager", "day", "5.00")
+    assert PlayerProtection.objects.get(player=player).has_limits
+    with pytest.raises(LimitExceeded):
+        stake(player, "5.00")
+    # A removal keeps the row and the flag: the limit stays in force for the cooling-off.
+    services.limit_remove(player=player, kind="wager", period="day")
+    assert PlayerProtection.objects.get(player=player).has_limits
+    with pytest.raises(LimitExceeded):
+        stake(player, "5.00")
+
+
+@pytest.mark.parametrize("protection_first", [True, False])
+def test_a_limit_row_written_past_the_services_is_still_enforced(player, fund, clock_at, protection_first):
+    """The has_limits shortcut must never hide a limit: the database trigger and first-use check keep it true."""
+    fund(player, "50.00")
+    if protection_first:
+        stake(player, "1.00")  # opens the protection row with has_limits = False
+    Limit.objects.create(  # no service
+        player=player, kind="wager", period="day", amount_minor=300, currency="EUR", requested_at=START, activated_at=START
+    )
+    with pytest.raises(LimitExceeded):
+        stake(player, "5.00")
+    if protection_first:
+        assert PlayerProtection.objects.get(player=player).has_limits  # set by the trigger
