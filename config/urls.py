@@ -5,6 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.core.api import api_not_found
 from apps.core.views import healthz
 
+admin.site.site_header = "Casino back-office"
+admin.site.site_title = "Casino back-office"
+admin.site.index_title = "Players, money and compliance"
+
 api_v1 = [
     path("", include("apps.players.urls")),
     path("", include("apps.payments.urls")),

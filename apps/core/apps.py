@@ -4,3 +4,4 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
+    verbose_name = "Core"

@@ -23,7 +23,7 @@ from django.utils.timesince import timesince
 from django.utils.timezone import localtime
 
 from apps.core import clock
-from apps.core.admin import NoEditPermissions, ReadOnlyHistoryAdmin, action_hidden_fields, confirm_action_page
+from apps.core.admin import NoEditPermissions, ReadOnlyHistoryAdmin, WorkQueueFilter, action_hidden_fields, confirm_action_page
 from apps.core.errors import DomainError
 
 from .models import EXTENSION_FOR_CONTENT_TYPE, OPEN_STATES, KycCase, KycDocument
@@ -141,6 +141,14 @@ DECISIONS = {
 }
 
 
+
+
+class KycQueueFilter(WorkQueueFilter):
+    state_field = "state"
+    open_states = tuple(OPEN_STATES)
+    open_label = "Waiting for a decision (submitted or in review)"
+
+
 @admin.register(KycCase)
 class KycCaseAdmin(ReadOnlyHistoryAdmin):
     """No add (a case opens with the player's first upload), no change (every change is a decision through an
@@ -149,7 +157,7 @@ class KycCaseAdmin(ReadOnlyHistoryAdmin):
     """
 
     list_display = ("player_email", "state", "submitted_at", "waiting", "reviewer", "reviewed_at", "expires_at")
-    list_filter = ("state", WaitingFilter)
+    list_filter = (KycQueueFilter, "state", WaitingFilter)
     list_select_related = ("player__user", "reviewer")
     search_fields = ("player__user__email", "player__user__first_name", "player__user__last_name", "player__public_id__exact")
     # The review queue: oldest submission first, cases never submitted last.

@@ -17,12 +17,12 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from apps.core import clock
-from apps.core.admin import ReadOnlyHistoryAdmin, action_hidden_fields, confirm_action_page
+from apps.core.admin import ReadOnlyHistoryAdmin, WorkQueueFilter, action_hidden_fields, confirm_action_page
 from apps.core.errors import DomainError
 from apps.players.panels import player_panel
 
 from . import services
-from .models import Deposit, Withdrawal
+from .models import Deposit, Withdrawal, WithdrawalStatus
 from .selectors import player_payments_summary
 
 _MONEY_READONLY = ("player", "amount_display", "currency")
@@ -59,10 +59,17 @@ class _PayoutForm(forms.Form):
     psp_reference = forms.CharField(label="PSP payout reference", required=False, max_length=100)
 
 
+
+
+class WithdrawalQueueFilter(WorkQueueFilter):
+    open_states = (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED)
+    open_label = "Open (requested or approved)"
+
+
 @admin.register(Withdrawal)
 class WithdrawalAdmin(_ReadOnlyAdmin):
-    list_display = ("id", "player", "amount_display", "status", "age", "reviewed_by", "paid_at")
-    list_filter = ("status", "currency")
+    list_display = ("id", "player_email", "amount_display", "status", "age", "reviewed_by", "paid_at")
+    list_filter = (WithdrawalQueueFilter, "status", "currency")
     search_fields = ("=id", "player__user__email", "=psp_reference")
     list_select_related = ("player__user", "reviewed_by")
     # First in, first out: the oldest request has waited longest.
@@ -74,6 +81,10 @@ class WithdrawalAdmin(_ReadOnlyAdmin):
     )
     fields = readonly_fields
     actions = ("approve_withdrawals", "reject_withdrawals", "mark_withdrawals_paid")
+
+    @admin.display(description="player", ordering="player__user__email")
+    def player_email(self, obj: Withdrawal) -> str:
+        return obj.player.user.email
 
     @admin.display(description="age", ordering="created_at")
     def age(self, obj: Withdrawal) -> str:

@@ -4,3 +4,4 @@ from django.apps import AppConfig
 class PaymentsConfig(AppConfig):
     name = "apps.payments"
     label = "payments"
+    verbose_name = "Payments"

@@ -5,6 +5,7 @@ from django.db.models.signals import post_migrate
 class PlayersConfig(AppConfig):
     name = "apps.players"
     label = "players"
+    verbose_name = "Players"
 
     def ready(self) -> None:
         from .roles import sync_roles_after_migrate

@@ -112,8 +112,9 @@ def test_queue_is_oldest_submission_first_and_filters_by_waiting_time(client, of
 
 
 def action_post(client, action, cases, **form):
+    """Post from the "All" view of the queue, as an officer who selected decided cases too would."""
     data = {"action": action, helpers.ACTION_CHECKBOX_NAME: [c.pk for c in cases], **form}
-    return client.post(reverse(CHANGELIST), data)
+    return client.post(reverse(CHANGELIST) + "?queue=all", data)
 
 
 @pytest.mark.django_db
@@ -196,3 +197,15 @@ def test_history_page_lists_the_decisions(client, officer, player, case_in):
     page = logged_in(client, officer).get(reverse("admin:kyc_kyccase_history", args=[case.pk]))
     assert page.status_code == 200
     assert b"Rejected: The photo is blurred." in page.content
+
+
+@pytest.mark.django_db
+def test_queue_opens_on_cases_waiting_for_a_decision(client, officer, make_player, case_in):
+    waiting, approved = case_in(make_player(), "submitted"), case_in(make_player(), "approved")
+    logged_in(client, officer)
+    default = client.get(reverse(CHANGELIST)).content.decode()
+    assert waiting.player.user.email in default and approved.player.user.email not in default
+    everything = client.get(reverse(CHANGELIST) + "?queue=all").content.decode()
+    assert approved.player.user.email in everything
+    by_state = client.get(reverse(CHANGELIST) + "?state__exact=approved").content.decode()
+    assert approved.player.user.email in by_state and waiting.player.user.email not in by_state

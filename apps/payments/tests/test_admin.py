@@ -139,3 +139,21 @@ def test_deposit_admin_is_read_only_with_history(staff_user, support, player_cli
 
 def test_staff_without_a_role_cannot_see_withdrawals(staff_user, withdrawals):
     assert browser(staff_user()).get(CHANGELIST).status_code == 403
+
+
+def test_queue_opens_on_open_withdrawals_and_all_is_one_click_away(operator, make_player, kyc_approved, fund):
+    from decimal import Decimal
+
+    from apps.core.money import Money
+    from apps.payments import services
+
+    player = make_player()
+    fund(player, "100.00")
+    open_one = services.withdrawal_request(player=player, amount=Money(Decimal("10.00"), "EUR"), idempotency_key="q-open")
+    done = services.withdrawal_request(player=player, amount=Money(Decimal("20.00"), "EUR"), idempotency_key="q-done")
+    services.withdrawal_cancel(player=player, withdrawal_id=done.pk)
+    client = browser(operator)
+    default = client.get(CHANGELIST).content.decode()
+    assert f"{CHANGELIST}{open_one.pk}/change/" in default and f"{CHANGELIST}{done.pk}/change/" not in default
+    assert f"{CHANGELIST}{done.pk}/change/" in client.get(CHANGELIST + "?queue=all").content.decode()
+    assert f"{CHANGELIST}{done.pk}/change/" in client.get(CHANGELIST + "?status__exact=cancelled").content.decode()
