@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
@@ -23,6 +23,26 @@ from .money import Money, MoneyError, parse_amount
 from .services import idempotent_call, request_fingerprint
 
 logger = logging.getLogger(__name__)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error envelope of API.md, for the OpenAPI schema of every app."""
+
+    error = ErrorDetailSerializer()
+
+    class Meta:
+        ref_name = "Error"
+
+
+def error_response(description: str) -> OpenApiResponse:
+    """An OpenAPI response documenting the error envelope with the codes a view can answer."""
+    return OpenApiResponse(response=ErrorSerializer, description=description)
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -141,8 +141,6 @@ DECISIONS = {
 }
 
 
-
-
 class KycQueueFilter(WorkQueueFilter):
     state_field = "state"
     open_states = tuple(OPEN_STATES)

@@ -16,6 +16,7 @@ from django_fsm import TransitionNotAllowed
 
 from apps.core import clock
 from apps.core.errors import AccountBlocked, InvalidState, PermissionDenied, ValidationFailed
+from apps.core.history import save_with_history
 from apps.players.models import DocumentType, PlayerStatus
 from apps.players.services import player_mark_activated, player_update_identity
 
@@ -45,7 +46,6 @@ REGULATOR_DOCUMENT_TYPE = {
     DocumentKind.DRIVING_LICENCE: DocumentType.DRIVING_LICENCE,
 }
 REVIEW_PERMISSION = "kyc.review_kyccase"
-_REASON_MAX = 100
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -136,13 +136,6 @@ def _require_note(note: str | None, *, what: str) -> str:
     return note
 
 
-def _save_with_history(obj: Any, *, actor, reason: str) -> None:
-    obj._history_user = actor
-    # simple-history keeps at most 100 characters of reason; the full note is in the historical reviewer_note.
-    obj._change_reason = reason if len(reason) <= _REASON_MAX else reason[: _REASON_MAX - 1] + "…"
-    obj.save()
-
-
 def _human_size(size: int) -> str:
     mib = 1024 * 1024
     return f"{size // mib} MB" if size % mib == 0 else f"{size} bytes"
@@ -157,7 +150,7 @@ def _expire_if_lapsed(case: KycCase, now: datetime) -> bool:
     if case.state != KycState.APPROVED or case.expires_at is None or case.expires_at > now:
         return False
     case.expire()
-    _save_with_history(case, actor=None, reason=f"Identity document expired ({case.expires_at:%Y-%m-%d})")
+    save_with_history(case, actor=None, reason=f"Identity document expired ({case.expires_at:%Y-%m-%d})")
     return True
 
 
@@ -231,7 +224,7 @@ def _document_record(*, player, document: KycDocument, now: datetime) -> KycDocu
     document.case = case
     # Added to a case still waiting in the queue, the document joins that submission.
     document.submitted_at = now if case.state == KycState.SUBMITTED else None
-    _save_with_history(document, actor=player.user, reason="Uploaded by the player")
+    save_with_history(document, actor=player.user, reason="Uploaded by the player")
     return document
 
 
@@ -252,9 +245,9 @@ def kyc_submit(*, player) -> KycCase:
     _run_transition(case, "submit", verb="submit")
     for document in new_documents:
         document.submitted_at = now
-        _save_with_history(document, actor=player.user, reason="Submitted for review")
+        save_with_history(document, actor=player.user, reason="Submitted for review")
     case.submitted_at = now
-    _save_with_history(case, actor=player.user, reason="Submitted by the player")
+    save_with_history(case, actor=player.user, reason="Submitted by the player")
     return case
 
 
@@ -269,7 +262,7 @@ def kyc_start_review(*, case: KycCase, officer, note: str = "") -> KycCase:
     _run_transition(case, "start_review", verb="start reviewing")
     case.reviewer = officer
     note = (note or "").strip()
-    _save_with_history(case, actor=officer, reason=_decision_reason("Review started", note))
+    save_with_history(case, actor=officer, reason=_decision_reason("Review started", note))
     return case
 
 
@@ -304,7 +297,7 @@ def kyc_approve(*, case: KycCase, officer, note: str = "", id_document_number: s
     reason = _decision_reason("Approved", note)
     for document in case.documents.filter(status=DocumentStatus.PENDING, submitted_at__isnull=False):
         document.status = DocumentStatus.ACCEPTED
-        _save_with_history(document, actor=officer, reason=reason)
+        save_with_history(document, actor=officer, reason=reason)
     expiries = [d.expires_on for d in identity_documents if d.expires_on is not None]
     _run_transition(case, "approve", verb="approve")
     case.reviewer = officer
@@ -312,7 +305,7 @@ def kyc_approve(*, case: KycCase, officer, note: str = "", id_document_number: s
     case.reviewed_at = now
     case.approved_at = now
     case.expires_at = _expiry_instant(min(expiries)) if expiries else None
-    _save_with_history(case, actor=officer, reason=reason)
+    save_with_history(case, actor=officer, reason=reason)
 
     player = player_mark_activated(player=case.player, actor=officer)
     id_document_number = (id_document_number or "").strip()
@@ -338,11 +331,11 @@ def kyc_reject(*, case: KycCase, officer, note: str) -> KycCase:
     reason = _decision_reason("Rejected", note)
     for document in case.documents.filter(status=DocumentStatus.PENDING, submitted_at__isnull=False):
         document.status = DocumentStatus.REJECTED
-        _save_with_history(document, actor=officer, reason=reason)
+        save_with_history(document, actor=officer, reason=reason)
     case.reviewer = officer
     case.reviewer_note = note
     case.reviewed_at = clock.now()
-    _save_with_history(case, actor=officer, reason=reason)
+    save_with_history(case, actor=officer, reason=reason)
     return case
 
 
@@ -356,7 +349,7 @@ def kyc_request_more_info(*, case: KycCase, officer, note: str) -> KycCase:
     case.reviewer = officer
     case.reviewer_note = note
     case.reviewed_at = clock.now()
-    _save_with_history(case, actor=officer, reason=_decision_reason("More information requested", note))
+    save_with_history(case, actor=officer, reason=_decision_reason("More information requested", note))
     return case
 
 

@@ -48,6 +48,7 @@ from django.db.models import Q
 
 from apps.core import clock
 from apps.core.errors import InvalidState, LimitExceeded, NotFound, SelfExcluded, ValidationFailed
+from apps.core.history import save_with_history
 from apps.core.money import Money
 from apps.players.models import PlayerStatus
 from apps.players.selectors import player_assert_can_play, player_by_public_id
@@ -73,8 +74,6 @@ TIMEOUT_HOURS = (24, 1008)
 SELF_EXCLUSION_MONTHS = (6, 12, 60)
 REALITY_CHECK_MINUTES = (15, 240)
 PERIOD_ADJECTIVE = {LimitPeriod.DAY: "daily", LimitPeriod.WEEK: "weekly", LimitPeriod.MONTH: "monthly"}
-
-PLAYER_STATUS_SELF_EXCLUDED = "self_excluded"
 
 
 # --- The per-player lock ---
@@ -150,12 +149,6 @@ def _fresh_player(player):
     return player_by_public_id(player.public_id) or player
 
 
-def _save(obj, *, actor, reason: str) -> None:
-    obj._history_user = actor
-    obj._change_reason = reason
-    obj.save()
-
-
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -199,7 +192,7 @@ def _protection_check_locked(*, player, kinds: tuple[str, ...], amount: Money, p
         # The rare path: the whole player (read after the lock too), to complete a return from
         # self-exclusion or to refuse with the players app's own error.
         current = _fresh_player(player)
-        if current.status == PLAYER_STATUS_SELF_EXCLUDED:
+        if current.status == PlayerStatus.SELF_EXCLUDED:
             current = _complete_reactivation_locked(protection, current, now) or current
         try:
             player_assert_can_play(current)
@@ -268,7 +261,8 @@ def _apply_due_change(limit: Limit, now: datetime) -> bool:
     limit.pending_amount_minor = None
     limit.pending_removal = False
     limit.pending_from = None
-    _save(limit, actor=None, reason="Cooling-off ended: removal took effect" if removal else "Cooling-off ended: raise took effect")
+    reason = "Cooling-off ended: removal took effect" if removal else "Cooling-off ended: raise took effect"
+    save_with_history(limit, actor=None, reason=reason)
     return True
 
 
@@ -315,7 +309,7 @@ def _apply_now(player, limit: Limit | None, *, kind: str, period: str, amount_mi
 def _save_limit(protection: PlayerProtection, limit: Limit, *, actor, reason: str) -> None:
     """Save a limit; the player's first one also sets protection.has_limits, under the same lock and transaction."""
     created = limit.pk is None
-    _save(limit, actor=actor, reason=reason)
+    save_with_history(limit, actor=actor, reason=reason)
     if created and not protection.has_limits:
         PlayerProtection.objects.filter(pk=protection.pk).update(has_limits=True, updated_at=clock.now())
         protection.has_limits = True
@@ -372,7 +366,7 @@ def limit_remove(*, player, kind: str, period: str) -> Limit:
     limit.pending_removal = True
     limit.pending_from = now + cooling_off()
     limit.requested_at = now
-    _save(limit, actor=player.user, reason="Removal requested: pending until the cooling-off ends (UKGC RTS 12)")
+    save_with_history(limit, actor=player.user, reason="Removal requested: pending until the cooling-off ends (UKGC RTS 12)")
     return limit
 
 
@@ -429,7 +423,7 @@ def _end_open_exclusions(player_id: int, kind: str, *, at: datetime | None, reas
     for row in Exclusion.objects.filter(player_id=player_id, kind=kind, ended_at__isnull=True):
         row.ended_at = at or row.ends_at
         row.end_reason = reason
-        _save(row, actor=None, reason=f"{row.get_kind_display()} {ExclusionEnd(reason).label.lower()}")
+        save_with_history(row, actor=None, reason=f"{row.get_kind_display()} {ExclusionEnd(reason).label.lower()}")
         ended += 1
     return ended
 
@@ -463,7 +457,7 @@ def timeout_start(*, player, hours: int) -> PlayerProtection:
     else:
         _end_open_exclusions(player.pk, ExclusionKind.TIMEOUT, at=None, reason=ExclusionEnd.EXPIRED)
     protection.timeout_until = until
-    _save(protection, actor=player.user, reason=f"Time-out of {hours} hours requested by the player")
+    save_with_history(protection, actor=player.user, reason=f"Time-out of {hours} hours requested by the player")
     Exclusion.objects.create(
         player_id=player.pk,
         kind=ExclusionKind.TIMEOUT,
@@ -510,7 +504,7 @@ def self_exclusion_start(*, player, months: int | None = None, permanent: bool =
     protection.self_exclusion_permanent = permanent
     # A new exclusion overrides a pending request to return.
     protection.reactivation_requested_at = None
-    _save(protection, actor=player.user, reason=f"Player asked for {what}")
+    save_with_history(protection, actor=player.user, reason=f"Player asked for {what}")
     Exclusion.objects.create(
         player_id=player.pk,
         kind=ExclusionKind.SELF_EXCLUSION,
@@ -522,7 +516,7 @@ def self_exclusion_start(*, player, months: int | None = None, permanent: bool =
         length_unit="" if permanent else "months",
     )
     current = _fresh_player(player)
-    if current.status != PLAYER_STATUS_SELF_EXCLUDED:
+    if current.status != PlayerStatus.SELF_EXCLUDED:
         player_self_exclude(player=current, actor=player.user, reason=f"Player asked for {what}")
     _announce(player_id=player.pk, kind=ExclusionKind.SELF_EXCLUSION, until=until, permanent=permanent)
     return protection
@@ -558,7 +552,7 @@ def _end_expired_locked(protection: PlayerProtection, now: datetime) -> int:
         protection.self_excluded_until = None
         ended.append("self-exclusion")
     if ended:
-        _save(protection, actor=None, reason=f"Period ended: {', '.join(ended)}")
+        save_with_history(protection, actor=None, reason=f"Period ended: {', '.join(ended)}")
     return len(ended)
 
 
@@ -574,7 +568,7 @@ def self_exclusion_reactivate(*, player) -> PlayerProtection:
     if self_exclusion_active(protection, now):
         raise SelfExcluded("The self-exclusion has not ended yet and cannot be lifted early.", details=_exclusion_details(protection, now))
     current = _fresh_player(player)
-    if current.status != PLAYER_STATUS_SELF_EXCLUDED:
+    if current.status != PlayerStatus.SELF_EXCLUDED:
         raise InvalidState("This account is not self-excluded.", details={"status": current.status})
     _end_expired_locked(protection, now)
     last = latest_self_exclusion(player_id=player.pk)
@@ -584,9 +578,11 @@ def self_exclusion_reactivate(*, player) -> PlayerProtection:
     if protection.reactivation_requested_at is not None:
         return protection
     protection.reactivation_requested_at = now
-    _save(protection, actor=player.user, reason="Player asked to return after the self-exclusion ended; one-day cooling-off started")
+    save_with_history(
+        protection, actor=player.user, reason="Player asked to return after the self-exclusion ended; one-day cooling-off started"
+    )
     last.reactivation_requested_at = now
-    _save(last, actor=player.user, reason="Player asked to return")
+    save_with_history(last, actor=player.user, reason="Player asked to return")
     return protection
 
 
@@ -596,18 +592,18 @@ def _complete_reactivation_locked(protection: PlayerProtection, player, now: dat
     if requested is None or requested + return_cooling_off() > now or self_exclusion_active(protection, now):
         return None
     reactivated = None
-    if player.status == PLAYER_STATUS_SELF_EXCLUDED:
+    if player.status == PlayerStatus.SELF_EXCLUDED:
         reactivated = player_reactivate(
             player=player,
             actor=player.user,
             reason="Self-exclusion ended; the player asked to return and the one-day cooling-off has passed",
         )
     protection.reactivation_requested_at = None
-    _save(protection, actor=player.user, reason="Return from self-exclusion completed")
+    save_with_history(protection, actor=player.user, reason="Return from self-exclusion completed")
     last = latest_self_exclusion(player_id=protection.player_id)
     if last is not None and last.reactivated_at is None and reactivated is not None:
         last.reactivated_at = now
-        _save(last, actor=player.user, reason="Player reactivated")
+        save_with_history(last, actor=player.user, reason="Player reactivated")
     return reactivated
 
 
@@ -637,7 +633,8 @@ def reality_check_set(*, player, minutes: int | None) -> PlayerProtection:
     protection = _lock_protection(player.pk)
     if protection.reality_check_minutes != minutes:
         protection.reality_check_minutes = minutes
-        _save(protection, actor=player.user, reason=f"Reality check every {minutes} minutes" if minutes else "Reality check off")
+        reason = f"Reality check every {minutes} minutes" if minutes else "Reality check off"
+        save_with_history(protection, actor=player.user, reason=reason)
     return protection
 
 

@@ -59,8 +59,6 @@ class _PayoutForm(forms.Form):
     psp_reference = forms.CharField(label="PSP payout reference", required=False, max_length=100)
 
 
-
-
 class WithdrawalQueueFilter(WorkQueueFilter):
     open_states = (WithdrawalStatus.REQUESTED, WithdrawalStatus.APPROVED)
     open_label = "Open (requested or approved)"

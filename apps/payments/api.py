@@ -12,13 +12,13 @@ import hmac
 import logging
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import MoneyField, NewestFirstPagination, idempotent_response
+from apps.core.api import MoneyField, NewestFirstPagination, error_response, idempotent_response
 from apps.core.api import idempotency_key as request_idempotency_key
 from apps.core.errors import InvalidCredentials, NotAuthenticated, PermissionDenied, ValidationFailed
 from apps.core.money import format_amount
@@ -33,22 +33,13 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Signature"
 
-ErrorOut = inline_serializer(
-    name="Error",
-    fields={
-        "error": inline_serializer(
-            name="ErrorBody",
-            fields={"code": serializers.CharField(), "message": serializers.CharField(), "details": serializers.DictField()},
-        )
-    },
-)
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=True, description="1–64 printable ASCII characters; a retry reuses it."
 )
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorOut, description=description)
+    return error_response(description)
 
 
 def _player(request):

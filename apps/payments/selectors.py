@@ -32,11 +32,6 @@ def deposit_by_psp_reference(*, psp_reference: str) -> Deposit | None:
     return Deposit.objects.filter(psp_reference=psp_reference).first()
 
 
-def withdrawal_for_player(*, player, withdrawal_id: int) -> Withdrawal | None:
-    """A player only ever sees their own withdrawals; anyone else's is simply not found."""
-    return Withdrawal.objects.filter(pk=withdrawal_id, player_id=player.pk).first()
-
-
 def withdrawal_queue() -> QuerySet[Withdrawal]:
     """What operators work through: open requests, oldest first (first in, first paid)."""
     return (

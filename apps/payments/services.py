@@ -20,6 +20,7 @@ from django_fsm import TransitionNotAllowed
 
 from apps.core import clock
 from apps.core.errors import IdempotencyConflict, InvalidState, KycRequired, NotFound, PermissionDenied, ValidationFailed
+from apps.core.history import save_with_history
 from apps.core.money import Money, MoneyError, parse_amount
 from apps.kyc import selectors as kyc_selectors
 from apps.ledger import selectors as ledger_selectors
@@ -50,12 +51,6 @@ def _require_wallet_amount(player, amount: Money) -> None:
 def _require_key(idempotency_key: str) -> None:
     if not idempotency_key or len(idempotency_key) > 64:
         raise ValidationFailed(details={"idempotency_key": ["An idempotency key of 1 to 64 characters is required."]})
-
-
-def _save(obj, *, actor, reason: str) -> None:
-    obj._history_user = actor
-    obj._change_reason = reason
-    obj.save()
 
 
 def _step(obj, method_name: str) -> None:
@@ -170,7 +165,7 @@ def deposit_create(
     )
     try:
         with transaction.atomic():
-            _save(deposit, actor=player.user, reason="deposit initiated by the player")
+            save_with_history(deposit, actor=player.user, reason="deposit initiated by the player")
     except IntegrityError:
         # A concurrent request with the same key committed first: answer with its deposit.
         existing = Deposit.objects.filter(player_id=player.pk, idempotency_key=idempotency_key).first()
@@ -210,7 +205,7 @@ def deposit_complete(*, deposit_id: int, psp_reference: str = "", actor=None) ->
     )
     deposit.ledger_transaction_id = txn.pk
     deposit.completed_at = clock.now()
-    _save(deposit, actor=actor, reason="deposit completed by the PSP")
+    save_with_history(deposit, actor=actor, reason="deposit completed by the PSP")
     return deposit
 
 
@@ -222,7 +217,7 @@ def deposit_fail(*, deposit_id: int, reason: str, actor=None) -> Deposit:
         return deposit
     _step(deposit, "fail")
     deposit.failure_reason = (reason or "failed at the PSP")[:255]
-    _save(deposit, actor=actor, reason=deposit.failure_reason)
+    save_with_history(deposit, actor=actor, reason=deposit.failure_reason)
     return deposit
 
 
@@ -329,7 +324,7 @@ def withdrawal_request(*, player, amount: Money, idempotency_key: str, ip_addres
     )
     try:
         with transaction.atomic():
-            _save(withdrawal, actor=player.user, reason="withdrawal requested by the player")
+            save_with_history(withdrawal, actor=player.user, reason="withdrawal requested by the player")
     except IntegrityError:
         existing = Withdrawal.objects.filter(player_id=player.pk, idempotency_key=idempotency_key).first()
         if existing is None:
@@ -341,7 +336,7 @@ def withdrawal_request(*, player, amount: Money, idempotency_key: str, ip_addres
         player=player, amount=amount, idempotency_key=f"withdrawal:{withdrawal.pk}:hold", reference=f"withdrawal:{withdrawal.pk}"
     )
     withdrawal.hold_transaction_id = txn.pk
-    _save(withdrawal, actor=player.user, reason="cash moved to hold")
+    save_with_history(withdrawal, actor=player.user, reason="cash moved to hold")
     return withdrawal
 
 
@@ -352,7 +347,7 @@ def withdrawal_cancel(*, player, withdrawal_id: int) -> Withdrawal:
     _step(withdrawal, "cancel")
     _release_hold(withdrawal, actor=None, reason="withdrawal cancelled by the player")
     withdrawal.cancelled_at = clock.now()
-    _save(withdrawal, actor=player.user, reason="cancelled by the player")
+    save_with_history(withdrawal, actor=player.user, reason="cancelled by the player")
     return withdrawal
 
 
@@ -365,7 +360,7 @@ def withdrawal_approve(*, withdrawal: Withdrawal, actor, note: str = "") -> With
     locked.reviewed_by = actor
     locked.reviewed_at = clock.now()
     locked.review_note = note.strip()
-    _save(locked, actor=actor, reason=locked.review_note or "approved")
+    save_with_history(locked, actor=actor, reason=locked.review_note or "approved")
     return locked
 
 
@@ -382,7 +377,7 @@ def withdrawal_reject(*, withdrawal: Withdrawal, actor, reason: str) -> Withdraw
     locked.reviewed_by = actor
     locked.reviewed_at = clock.now()
     locked.rejection_reason = reason
-    _save(locked, actor=actor, reason=reason)
+    save_with_history(locked, actor=actor, reason=reason)
     return locked
 
 
@@ -403,7 +398,7 @@ def withdrawal_mark_paid(*, withdrawal: Withdrawal, actor, psp_reference: str = 
     locked.paid_by = actor
     locked.paid_at = clock.now()
     locked.psp_reference = psp_reference.strip()[:100]
-    _save(locked, actor=actor, reason=f"paid out{f' ({locked.psp_reference})' if locked.psp_reference else ''}")
+    save_with_history(locked, actor=actor, reason=f"paid out{f' ({locked.psp_reference})' if locked.psp_reference else ''}")
     return locked
 
 

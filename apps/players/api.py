@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
+from apps.core.api import error_response
 from apps.core.errors import InvalidCredentials, NotFound, RateLimited
 
 from .auth import lockout_retry_after
@@ -27,7 +28,6 @@ from .models import Device
 from .selectors import player_for_user
 from .serializers import (
     CredentialsInputSerializer,
-    ErrorSerializer,
     PlayerSerializer,
     RefreshInputSerializer,
     RegisterInputSerializer,
@@ -37,7 +37,7 @@ from .services import auth_logout, auth_token_refresh, auth_tokens_issue, player
 
 
 def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(response=ErrorSerializer, description=description)
+    return error_response(description)
 
 
 def _client_ip(request) -> str | None:

@@ -14,21 +14,6 @@ _ALPHA2 = r"^[A-Za-z]{2}$"
 _ALPHA3 = r"^[A-Za-z]{3}$"
 
 
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The one error envelope of API.md, for the OpenAPI schema."""
-
-    error = ErrorDetailSerializer()
-
-    class Meta:
-        ref_name = "ErrorEnvelope"
-
-
 class RegisterInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)

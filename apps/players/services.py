@@ -16,12 +16,10 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core import clock
 from apps.core.errors import AccountBlocked, CountryBlocked, EmailTaken, InvalidState, TokenInvalid, Underage, ValidationFailed
+from apps.core.history import history_reason
 from apps.core.money import MINOR_UNITS
 
 from .models import Player, PlayerStatus, User
-
-# simple-history keeps a change reason in 100 characters; the full reason (up to 255) is in status_reason.
-_CHANGE_REASON_MAX = 100
 
 
 def _age_on(born: date, today: date) -> int:
@@ -92,7 +90,7 @@ def _transition(player: Player, method_name: str, *, actor: User | None, reason:
     locked.status_reason = reason[:255]
     locked.status_changed_at = clock.now()
     locked._history_user = actor
-    locked._change_reason = reason[:_CHANGE_REASON_MAX]
+    locked._change_reason = history_reason(reason)
     locked.save()
     return locked
 
@@ -153,7 +151,7 @@ def player_update_identity(*, player: Player, actor: User | None, reason: str, *
     for name, value in fields.items():
         setattr(locked, name, value)
     locked._history_user = actor
-    locked._change_reason = reason[:_CHANGE_REASON_MAX]
+    locked._change_reason = history_reason(reason)
     locked.save()
     return locked
 
@@ -165,7 +163,7 @@ def player_set_test_flag(*, player: Player, actor: User | None, is_test_player: 
     if locked.is_test_player != is_test_player:
         locked.is_test_player = is_test_player
         locked._history_user = actor
-        locked._change_reason = reason[:_CHANGE_REASON_MAX]
+        locked._change_reason = history_reason(reason)
         locked.save()
     return locked
 
