@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import os
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core.money import Money
+
+# CI must be reproducible: the same examples every run (a failure there prints its blob to replay).
+# Locally, hypothesis keeps exploring new examples each run.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 _counter = itertools.count(1)
 
