@@ -1,0 +1,20 @@
+"""Roles over the shared machinery: the schedules of the periodic tasks (django-celery-beat).
+
+Compliance owns when the regulatory and protection jobs run (KYC expiry, exclusion ends, the nightly
+ledger reconciliation, and later the regulatory reports), so it may edit their schedules. Operators
+can see them; support has no business there.
+"""
+
+ROLE_PERMISSIONS = {
+    "compliance": [
+        "django_celery_beat.view_periodictask",
+        "django_celery_beat.change_periodictask",
+        "django_celery_beat.view_crontabschedule",
+        "django_celery_beat.add_crontabschedule",
+        "django_celery_beat.change_crontabschedule",
+        "django_celery_beat.view_intervalschedule",
+        "django_celery_beat.add_intervalschedule",
+        "django_celery_beat.change_intervalschedule",
+    ],
+    "operator": ["django_celery_beat.view_periodictask"],
+}
