@@ -1,15 +1,49 @@
 """Production: every secret and host comes from the environment; nothing has a usable default."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False
-SECRET_KEY = env("DJANGO_SECRET_KEY")
+
+
+def _required(name: str) -> str:
+    value = env(name, default="")
+    if not value:
+        raise ImproperlyConfigured(f"Set {name}: production has no default for it.")
+    return value
+
+SECRET_KEY = _required("DJANGO_SECRET_KEY")
+# base.py derived the JWT key from its development SECRET_KEY; production signs with its own secrets.
+SIMPLE_JWT = {**SIMPLE_JWT, "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY)}  # noqa: F405
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
-PSP_WEBHOOK_SECRET = env("PSP_WEBHOOK_SECRET")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading is a commitment for the whole domain that the operator makes, not the code.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+# The load balancer's health probe speaks plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+PSP_WEBHOOK_SECRET = _required("PSP_WEBHOOK_SECRET")
+
+# The embedded defaults (SQLite, eager tasks, per-process cache) are for a laptop; production must name
+# its PostgreSQL, Redis and broker, or refuse to start rather than run on them silently.
+_database = env.db_url_config(_required("DATABASE_URL"))
+if _database["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("Production runs on PostgreSQL: the ledger's locks and triggers are tested there.")
+DATABASES = {"default": {**_database, "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60), "CONN_HEALTH_CHECKS": True}}
+REDIS_URL = _required("REDIS_URL")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+CELERY_BROKER_URL = _required("CELERY_BROKER_URL")
+CELERY_TASK_ALWAYS_EAGER = False
 # No sandbox money in production: an empty default refuses every method until real PSPs are configured.
 PAYMENTS_DEPOSIT_METHODS = env.list("PAYMENTS_DEPOSIT_METHODS", default=[])
+# Hashed, compressed static files (run `manage.py collectstatic` at build time), served by WhiteNoise.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}  # noqa: F405
+if not SECURE_HSTS_PRELOAD:
+    SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "security.W021"]  # noqa: F405
