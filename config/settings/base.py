@@ -121,6 +121,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Outside production there is no collectstatic step: WhiteNoise finds files where the apps keep them.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = env.bool("WHITENOISE_AUTOREFRESH", default=True)
 
 # KYC documents live outside any URL-served location; staff reach them only through a permission-checked view.
 PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "private_media")))

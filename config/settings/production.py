@@ -43,6 +43,8 @@ CELERY_BROKER_URL = _required("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = False
 # No sandbox money in production: an empty default refuses every method until real PSPs are configured.
 PAYMENTS_DEPOSIT_METHODS = env.list("PAYMENTS_DEPOSIT_METHODS", default=[])
+WHITENOISE_USE_FINDERS = False
+WHITENOISE_AUTOREFRESH = False
 # Hashed, compressed static files (run `manage.py collectstatic` at build time), served by WhiteNoise.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}  # noqa: F405
 if not SECURE_HSTS_PRELOAD:
