@@ -254,6 +254,8 @@ def test_deposit_limits_do_not_stop_stakes_and_stake_limits_do_not_stop_deposits
     set_limit(player, "wager", "day", "1.00")
     set_limit(player, "loss", "day", "1.00")
     deposit(player, "1.00")
+    # 50 funded - 40 staked + 1 deposited: neither limit kind blocked the other's action.
+    assert wallet_balances(player=player).cash == eur("11.00")
 
 
 def test_stake_replay_answers_as_before_even_at_the_limit(player, fund, clock_at):
