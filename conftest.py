@@ -24,6 +24,19 @@ _counter = itertools.count(1)
 
 
 @pytest.fixture
+def private_media(settings, tmp_path):
+    """KYC documents land in a throw-away private directory for this test, never a developer's own."""
+    root = tmp_path / "private-media"
+    root.mkdir()
+    settings.PRIVATE_MEDIA_ROOT = root
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}},
+    }
+    return root
+
+
+@pytest.fixture
 def make_player(db):
     """Create a registered player through the real registration service."""
     from apps.players.services import player_register

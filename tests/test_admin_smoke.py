@@ -17,14 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def demo(settings, tmp_path):
-    root = tmp_path / "private-media"
-    root.mkdir()
-    settings.PRIVATE_MEDIA_ROOT = root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}},
-    }
+def demo(private_media):
     call_command("seed_demo", allow_production=True, stdout=StringIO())
 
 

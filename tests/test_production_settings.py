@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _check(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+def _production_env(**overrides: str) -> dict[str, str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -18,11 +18,16 @@ def _check(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
         "DATABASE_URL": "postgres://casino@db.internal:5432/casino",
         "REDIS_URL": "redis://cache.internal:6379/0",
         "CELERY_BROKER_URL": "redis://cache.internal:6379/1",
-        **env_overrides,
+        **overrides,
     }
+    env.pop("JWT_SIGNING_KEY", None)
+    return env
+
+
+def _check(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env=_production_env(**env_overrides), capture_output=True, text=True, timeout=120,
     )
 
 
@@ -46,19 +51,9 @@ def test_production_refuses_the_embedded_sqlite_and_eager_defaults():
 
 
 def test_production_never_signs_tokens_with_the_development_key():
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_ALLOWED_HOSTS": "backoffice.example.com",
-        "DJANGO_SECRET_KEY": "production-secret-" + "x" * 40,
-        "PSP_WEBHOOK_SECRET": "p",
-        "DATABASE_URL": "postgres://casino@db.internal:5432/casino",
-        "REDIS_URL": "redis://cache.internal:6379/0",
-        "CELERY_BROKER_URL": "redis://cache.internal:6379/1",
-    }
-    env.pop("JWT_SIGNING_KEY", None)
+    key = "production-secret-" + "x" * 40
     code = "from django.conf import settings; print(settings.SIMPLE_JWT['SIGNING_KEY'])"
-    out = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT,
+                         env=_production_env(DJANGO_SECRET_KEY=key), capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().endswith("production-secret-" + "x" * 40)
+    assert out.stdout.strip().endswith(key)

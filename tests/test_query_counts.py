@@ -38,16 +38,9 @@ def _eur(amount: str) -> Money:
 
 
 @pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
+def _private_media(private_media):
     """KYC uploads land in a throw-away directory."""
-    root = tmp_path / "private-media"
-    root.mkdir()
-    settings.PRIVATE_MEDIA_ROOT = root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}},
-    }
-    return root
+    return private_media
 
 
 @pytest.fixture

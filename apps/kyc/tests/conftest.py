@@ -10,16 +10,9 @@ from .samples import PDF_BYTES, a_file, valid_until
 
 
 @pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
+def _private_media(private_media):
     """Every test stores documents in its own throw-away private directory."""
-    root = tmp_path / "private-media"
-    root.mkdir()
-    settings.PRIVATE_MEDIA_ROOT = root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}},
-    }
-    return root
+    return private_media
 
 
 @pytest.fixture

@@ -4,36 +4,26 @@
 """
 
 from django.db import migrations
-from django.utils import timezone
+
+from apps.core.schedules import ensure_periodic_task, remove_periodic_tasks
 
 TASK_NAME = "ledger: nightly reconciliation"
-TASK = "apps.ledger.tasks.reconcile_ledger"
 
 
 def create_schedule(apps, schema_editor):
-    db = schema_editor.connection.alias
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    crontab, _ = CrontabSchedule.objects.using(db).get_or_create(
-        minute="30", hour="3", day_of_week="*", day_of_month="*", month_of_year="*", timezone="UTC"
-    )
-    PeriodicTask.objects.using(db).get_or_create(
+    ensure_periodic_task(
+        apps,
+        schema_editor,
         name=TASK_NAME,
-        defaults={
-            "task": TASK,
-            "crontab": crontab,
-            "enabled": True,
-            "description": "Runs verify_ledger: balanced transactions, cached balances equal to entries, no negative "
-            "player balance. A breach is logged at ERROR. Read-only.",
-        },
+        task="apps.ledger.tasks.reconcile_ledger",
+        crontab={"minute": "30", "hour": "3"},
+        description="Runs verify_ledger: balanced transactions, cached balances equal to entries, no negative "
+        "player balance. A breach is logged at ERROR. Read-only.",
     )
-    PeriodicTasks.objects.using(db).update_or_create(ident=1, defaults={"last_update": timezone.now()})
 
 
 def remove_schedule(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.using(schema_editor.connection.alias).filter(name=TASK_NAME).delete()
+    remove_periodic_tasks(apps, schema_editor, TASK_NAME)
 
 
 class Migration(migrations.Migration):

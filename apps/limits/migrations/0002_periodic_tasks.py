@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from apps.core.schedules import ensure_periodic_task, remove_periodic_tasks
+
 TASKS = [
     ("limits: end expired exclusions", "apps.limits.tasks.end_expired_exclusions"),
     ("limits: activate pending limits", "apps.limits.tasks.activate_pending_limits"),
@@ -9,19 +11,14 @@ TASKS = [
 
 
 def create_schedules(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every_15_minutes, _ = IntervalSchedule.objects.get_or_create(every=15, period="minutes")
     for name, task in TASKS:
-        PeriodicTask.objects.get_or_create(
-            name=name,
-            defaults={"task": task, "interval": every_15_minutes, "enabled": True, "description": "Idempotent; see apps/limits/tasks.py."},
+        ensure_periodic_task(
+            apps, schema_editor, name=name, task=task, every_minutes=15, description="Idempotent; see apps/limits/tasks.py."
         )
 
 
 def remove_schedules(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name__in=[name for name, _ in TASKS]).delete()
+    remove_periodic_tasks(apps, schema_editor, *(name for name, _ in TASKS))
 
 
 class Migration(migrations.Migration):

@@ -30,16 +30,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def private_media(settings, tmp_path):
+def _private_media(private_media):
     """The demo's KYC uploads go to a throw-away directory, never the developer's private media."""
-    root = tmp_path / "private-media"
-    root.mkdir()
-    settings.PRIVATE_MEDIA_ROOT = root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}},
-    }
-    return root
+    return private_media
 
 
 def run() -> str:
