@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/casino"
-PATHS = {"game": "bet_post + win_post (with limits check)", "engine": "transaction_post (posting engine)"}
+PATHS = {"game": "stake_place + win_post (with limits check)", "engine": "transaction_post (posting engine)"}
 
 
 def parse_args() -> argparse.Namespace:
@@ -186,15 +186,16 @@ def prepare_ledger(*, wallets: int, clients: int) -> tuple[int, list[int]]:
 def client(path: str, scenario: str, number: int, player_ids: list[int], warmup: float, seconds: float, barrier, results) -> None:
     """One client process: a stake then a win of 1.00 on a chosen wallet, as fast as the ledger allows.
 
-    path "game": bet_post/win_post, as the provider wallet API calls them (the stake includes the
+    path "game": games.stake_place/win_post, as the provider wallet API calls them (the stake includes the
     responsible-gaming protection_check). path "engine": the same two postings through
     transaction_post, the posting engine alone (locks, idempotency, balance check, entries).
     """
     from django.db import connection
 
     from apps.core.money import Money
+    from apps.games.services import stake_place
     from apps.ledger.models import AccountKind, TransactionKind
-    from apps.ledger.services import Posting, bet_post, counterparty_shard, player_accounts, system_account, transaction_post, win_post
+    from apps.ledger.services import Posting, counterparty_shard, player_accounts, system_account, transaction_post, win_post
     from apps.players.models import Player
 
     stake = Money(Decimal("1.00"), "EUR")
@@ -211,7 +212,7 @@ def client(path: str, scenario: str, number: int, player_ids: list[int], warmup:
 
     def play(player, ref: str) -> None:
         if path == "game":
-            bet_post(player=player, amount=stake, idempotency_key=f"{ref}:bet", reference=ref)
+            stake_place(player=player, amount=stake, idempotency_key=f"{ref}:bet", reference=ref)
             win_post(player=player, amount=stake, idempotency_key=f"{ref}:win", reference=ref)
             return
         for kind, sign in ((TransactionKind.BET, -1), (TransactionKind.WIN, 1)):

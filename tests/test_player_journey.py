@@ -12,10 +12,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from apps.core.money import Money
+from apps.games.services import stake_place
 from apps.kyc.models import KycCase
 from apps.kyc.services import kyc_approve, kyc_start_review
 from apps.ledger.checks import verify_ledger
-from apps.ledger.services import bet_post, win_post
+from apps.ledger.services import win_post
 from apps.payments.models import Withdrawal
 from apps.payments.services import withdrawal_approve, withdrawal_mark_paid
 from apps.players.models import Player, User
@@ -56,7 +57,7 @@ def test_register_play_verify_withdraw_and_the_books_balance():
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "limit_exceeded"
 
     # Play: a stake and a win, as the games issue will post them.
-    bet_post(player=player, amount=Money(Decimal("20.00"), "EUR"), idempotency_key="round-1:bet", reference="round:1")
+    stake_place(player=player, amount=Money(Decimal("20.00"), "EUR"), idempotency_key="round-1:bet", reference="round:1")
     win_post(player=player, amount=Money(Decimal("35.00"), "EUR"), idempotency_key="round-1:win", reference="round:1")
     assert client.get("/api/v1/wallet").json()["cash"] == "115.00"
 

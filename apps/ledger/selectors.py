@@ -9,7 +9,7 @@ from django.db.models import QuerySet, Sum
 
 from apps.core.money import Money
 
-from .models import Account, AccountKind, Entry
+from .models import Account, AccountKind, Entry, LedgerTransaction
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,8 @@ def system_balance(*, kind: str, currency: str) -> Money:
     """The house's balance of one kind and currency: the sum of its shards (models.COUNTERPARTY_SHARDS)."""
     total = Account.objects.filter(player__isnull=True, kind=kind, currency=currency).aggregate(total=Sum("balance"))["total"] or 0
     return Money.from_minor(int(total), currency)
+
+
+def transaction_exists(*, idempotency_key: str) -> bool:
+    """Whether a posting with this key was ever made: a caller's replay must answer as the first call did."""
+    return LedgerTransaction.objects.filter(idempotency_key=idempotency_key).exists()

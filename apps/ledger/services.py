@@ -15,13 +15,13 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import partial, wraps
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
 from django.dispatch import Signal
 
 from apps.core import clock
-from apps.core.errors import DomainError, IdempotencyConflict, InsufficientFunds, ValidationFailed
+from apps.core.errors import IdempotencyConflict, InsufficientFunds, ValidationFailed
 from apps.core.money import Money
 
 from .models import COUNTERPARTY_SHARDS, PLAYER_KINDS, Account, AccountKind, Entry, LedgerTransaction, TransactionKind
@@ -45,6 +45,22 @@ class PlayerAccounts:
 
 WALLET_KINDS = (AccountKind.PLAYER_CASH, AccountKind.PLAYER_BONUS, AccountKind.PLAYER_HOLD)
 _TRANSACTION_KINDS = frozenset(TransactionKind.values)
+
+
+def _posting_atomic(func):
+    """Every posting is atomic; a caller that composes it into its own transaction may pass savepoint=False.
+
+    A savepoint costs two round trips on every stake and win. An orchestrator that lets any error of the
+    posting end its whole transaction (games.stake_place does) needs none; the default keeps one, so a caller
+    that catches a refusal (an admin loop, a test) can carry on in the same transaction.
+    """
+
+    @wraps(func)
+    def posting(*args, savepoint: bool = True, **kwargs):
+        with transaction.atomic(savepoint=savepoint):
+            return func(*args, **kwargs)
+
+    return posting
 
 
 # --- Accounts -----------------------------------------------------------------------------------
@@ -125,12 +141,6 @@ def _replay(idempotency_key: str, fingerprint: str) -> LedgerTransaction:
         raise IdempotencyConflict(details={"idempotency_key": idempotency_key})
     existing.replayed = True
     return existing
-
-
-def _transaction_exists(idempotency_key: str) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM ledger_ledgertransaction WHERE idempotency_key = %s", [idempotency_key])
-        return cursor.fetchone() is not None
 
 
 def _for_update(of: str = "") -> str:
@@ -306,7 +316,7 @@ def _post_locked(
     return txn
 
 
-@transaction.atomic
+@_posting_atomic
 def transaction_post(
     *,
     kind: str,
@@ -431,7 +441,7 @@ def _player_post(
     )
 
 
-@transaction.atomic
+@_posting_atomic
 def deposit_post(*, player, amount: Money, idempotency_key: str, reference: str, actor=None, metadata=None) -> LedgerTransaction:
     """PSP clearing pays the player's cash: the PSP now owes us the money."""
     _player_money(player, amount)
@@ -447,7 +457,7 @@ def deposit_post(*, player, amount: Money, idempotency_key: str, reference: str,
     )
 
 
-@transaction.atomic
+@_posting_atomic
 def withdrawal_hold_post(*, player, amount: Money, idempotency_key: str, reference: str, actor=None) -> LedgerTransaction:
     """Cash moves to the hold account while the withdrawal awaits approval; it can no longer be staked."""
     _player_money(player, amount)
@@ -461,7 +471,7 @@ def withdrawal_hold_post(*, player, amount: Money, idempotency_key: str, referen
     )
 
 
-@transaction.atomic
+@_posting_atomic
 def withdrawal_release_post(
     *, player, amount: Money, idempotency_key: str, reference: str, actor=None, reason: str = ""
 ) -> LedgerTransaction:
@@ -478,7 +488,7 @@ def withdrawal_release_post(
     )
 
 
-@transaction.atomic
+@_posting_atomic
 def withdrawal_payout_post(*, player, amount: Money, idempotency_key: str, reference: str, actor=None) -> LedgerTransaction:
     """The money leaves: hold to PSP clearing."""
     _player_money(player, amount)
@@ -493,25 +503,14 @@ def withdrawal_payout_post(*, player, amount: Money, idempotency_key: str, refer
     )
 
 
-@transaction.atomic
+@_posting_atomic
 def bet_post(*, player, amount: Money, idempotency_key: str, reference: str, metadata=None) -> LedgerTransaction:
-    """A stake: player cash to house game revenue, after the responsible-gaming protection check.
+    """A stake: player cash to house game revenue.
 
-    The check runs first, inside this transaction, and holds the player's protection lock
-    until commit, so concurrent stakes cannot jointly exceed a limit. It comes before the
-    account locks, in the same order as deposits take them, so the two never deadlock.
+    The ledger knows nothing of why a stake is allowed: the caller (games.services.stake_place) runs the
+    responsible-gaming check in the same transaction first.
     """
-    from apps.limits.services import protection_check
-
     _player_money(player, amount)
-    try:
-        protection_check(player=player, action="stake", amount=amount)
-    except DomainError:
-        # A replay of a stake already taken must answer as before, even if a limit is now reached or
-        # the player is now excluded. Asking only after a refusal keeps the lookup off the hot path;
-        # a refusal is raised before any database error, so the transaction is still usable.
-        if not _transaction_exists(idempotency_key):
-            raise
     return _player_post(
         player=player,
         kind=TransactionKind.BET,
@@ -523,7 +522,7 @@ def bet_post(*, player, amount: Money, idempotency_key: str, reference: str, met
     )
 
 
-@transaction.atomic
+@_posting_atomic
 def win_post(*, player, amount: Money, idempotency_key: str, reference: str, metadata=None) -> LedgerTransaction:
     """A payout (stake included): house game revenue to player cash."""
     _player_money(player, amount)
@@ -538,7 +537,7 @@ def win_post(*, player, amount: Money, idempotency_key: str, reference: str, met
     )
 
 
-@transaction.atomic
+@_posting_atomic
 def rollback_post(*, player, amount: Money, idempotency_key: str, reference: str, metadata=None) -> LedgerTransaction:
     """A cancelled bet: the stake returns from house game revenue to the player's cash."""
     _player_money(player, amount)
@@ -553,7 +552,7 @@ def rollback_post(*, player, amount: Money, idempotency_key: str, reference: str
     )
 
 
-@transaction.atomic
+@_posting_atomic
 def adjustment_post(*, player, amount_minor: int, actor, reason: str, idempotency_key: str) -> LedgerTransaction:
     """An operator's correction of a player's cash, against the adjustments account, with a reason.
 

@@ -8,5 +8,5 @@ from django.dispatch import Signal
 # in its AppConfig.ready(), e.g.
 #     exclusion_started.connect(close_open_sessions_on_exclusion)
 # and closes every open GameSession of player_id through its own service. Until it does, no stake can be
-# placed anyway: bet_post calls protection_check, which refuses an excluded player.
+# placed anyway: games.stake_place calls protection_check, which refuses an excluded player.
 exclusion_started = Signal()

@@ -40,6 +40,7 @@ LOCAL_APPS = [
     "apps.payments",
     "apps.kyc",
     "apps.limits",
+    "apps.games",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

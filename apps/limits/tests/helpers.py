@@ -29,10 +29,10 @@ def deposit(player, amount: str, *, key: str | None = None):
 
 
 def stake(player, amount: str, *, key: str | None = None):
-    from apps.ledger.services import bet_post
+    from apps.games.services import stake_place
 
     money = Money(Decimal(amount), player.currency)
-    return bet_post(player=player, amount=money, idempotency_key=key or f"rg-test-bet:{uuid.uuid4()}", reference="round:test")
+    return stake_place(player=player, amount=money, idempotency_key=key or f"rg-test-bet:{uuid.uuid4()}", reference="round:test")
 
 
 def win(player, amount: str):

@@ -25,6 +25,7 @@ from django.db import transaction
 
 from apps.core import clock
 from apps.core.money import Money
+from apps.games.services import stake_place
 from apps.kyc import selectors as kyc_selectors
 from apps.kyc import services as kyc_services
 from apps.kyc.models import DocumentKind, DocumentStatus, KycState
@@ -203,7 +204,7 @@ class Command(BaseCommand):
     def _play(self, *, player: Player, local: str, rounds: tuple[tuple[str, str], ...]) -> None:
         for number, (stake, win) in enumerate(rounds, start=1):
             reference = _key("round", local, number)
-            bet = ledger_services.bet_post(
+            bet = stake_place(
                 player=player, amount=Money(Decimal(stake), player.currency),
                 idempotency_key=_key("bet", local, number), reference=reference, metadata={"game": "demo-slot"},
             )
