@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -23,9 +24,8 @@ def _check_redis() -> str:
 
 
 def _check_broker() -> str:
-    from config.celery import app
-
-    with app.connection_for_write() as conn:
+    # The app configured at start-up (config/celery.py), without core importing the project's config package.
+    with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
     return "ok"
 

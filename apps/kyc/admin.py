@@ -25,9 +25,10 @@ from django.utils.timezone import localtime
 from apps.core import clock
 from apps.core.admin import NoEditPermissions, ReadOnlyHistoryAdmin, WorkQueueFilter, action_hidden_fields, confirm_action_page
 from apps.core.errors import DomainError
+from apps.core.panels import player_panel
 
 from .models import EXTENSION_FOR_CONTENT_TYPE, OPEN_STATES, KycCase, KycDocument
-from .selectors import kyc_document_for_staff
+from .selectors import kyc_document_for_staff, kyc_status
 from .services import kyc_approve, kyc_reject, kyc_request_more_info, kyc_start_review
 
 logger = logging.getLogger(__name__)
@@ -265,3 +266,8 @@ class KycCaseAdmin(ReadOnlyHistoryAdmin):
     @admin.action(permissions=["review"], description="Request more information on the selected cases")
     def request_more_info(self, request, queryset):
         return self._decide(request, queryset, DECISIONS["request_more_info"])
+
+
+@player_panel("KYC", order=40)
+def _kyc_panel(player) -> list[tuple[str, object]]:
+    return [("KYC status", kyc_status(player=player))]

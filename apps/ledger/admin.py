@@ -36,8 +36,8 @@ from django.utils.html import format_html
 from apps.core.admin import NoEditPermissions, ReadOnlyAdmin, action_hidden_fields, confirm_action_page
 from apps.core.errors import DomainError
 from apps.core.money import Money, MoneyError, parse_amount
+from apps.core.panels import player_panel
 from apps.players.models import Player
-from apps.players.panels import player_panel
 from apps.players.selectors import player_by_public_id
 
 from . import selectors, services
@@ -465,4 +465,16 @@ def _ledger_panel(player) -> list[tuple[str, object]]:
     return [
         ("Cash statement", format_html('<a href="{}">{}</a>', statement_url, _money(cash.balance, cash.currency))),
         ("Manual adjustment", format_html('<a href="{}">adjust cash…</a>', adjust_url)),
+    ]
+
+
+@player_panel("Wallet", order=20)
+def _wallet_panel(player) -> list[tuple[str, object]]:
+    balances = selectors.wallet_balances(player=player)
+    currency = balances.currency
+    return [
+        ("Cash", f"{balances.cash} {currency}"),
+        ("Bonus", f"{balances.bonus} {currency}"),
+        ("Held (withdrawals pending)", f"{balances.held} {currency}"),
+        ("Withdrawable", f"{balances.withdrawable} {currency}"),
     ]

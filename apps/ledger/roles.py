@@ -1,4 +1,4 @@
-"""Who may see the ledger in the admin, and who may post a manual adjustment (apps.players.roles syncs these).
+"""Who may see the ledger in the admin, and who may post a manual adjustment (apps.core.role_sync syncs these).
 
 The ledger itself is read-only for everyone; the one way an operator moves money by hand is the
 adjustment view, which needs `adjust_balance` and records the operator and the reason.

@@ -18,8 +18,8 @@ from django.utils.html import format_html, format_html_join
 from apps.core.admin import NoEditPermissions, ReadOnlyHistoryAdmin
 from apps.core.errors import DomainError
 from apps.core.money import Money, MoneyError, format_amount, parse_amount
+from apps.core.panels import player_panel
 from apps.players.models import Player
-from apps.players.panels import player_panel
 
 from .models import Exclusion, Limit, LimitKind, LimitPeriod, PlayerProtection
 from .selectors import player_exclusions, protection_overview

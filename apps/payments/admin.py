@@ -19,7 +19,7 @@ from django.utils.timesince import timesince
 from apps.core import clock
 from apps.core.admin import ReadOnlyHistoryAdmin, WorkQueueFilter, action_hidden_fields, confirm_action_page
 from apps.core.errors import DomainError
-from apps.players.panels import player_panel
+from apps.core.panels import player_panel
 
 from . import services
 from .models import Deposit, Withdrawal, WithdrawalStatus

@@ -25,10 +25,10 @@ from django_fsm import can_proceed
 
 from apps.core.admin import AuditedHistoryAdmin, action_hidden_fields, confirm_action_page
 from apps.core.errors import DomainError
+from apps.core.panels import player_panel, render_player_overview
 
 from . import services
 from .models import Player, User
-from .panels import render_player_overview
 
 # --- Logins ---
 
@@ -338,3 +338,14 @@ class PlayerAdmin(AuditedHistoryAdmin):
         else:
             form = StatusReasonForm()
         return self._status_page(request, transition=transition, players=[player], form=form, hidden=[], cancel_url=change_url)
+
+
+@player_panel("Account", order=10)
+def _account_panel(player) -> list[tuple[str, object]]:
+    return [
+        ("Status", player.get_status_display()),
+        ("Status reason", player.status_reason or "—"),
+        ("Status since", player.status_changed_at or "—"),
+        ("Registered", player.created_at),
+        ("Activated (first KYC approval)", player.activated_at or "—"),
+    ]

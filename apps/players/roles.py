@@ -1,26 +1,4 @@
-"""Staff roles: the `operator`, `compliance` and `support` groups and the permissions each app grants them.
-
-Every local app may declare, in its own `roles.py`,
-    ROLE_PERMISSIONS = {"operator": ["<app_label>.<codename>", ...], "compliance": [...], "support": [...]}
-After every `migrate` (and every test-database flush) the groups are made to hold exactly the
-union of those declarations: the code is the single source of truth, reviewed like code, and a
-permission granted by hand in the admin is removed again at the next deploy. Being staff
-(`is_staff`, needed to reach the admin at all) is set on the user, not the group.
-"""
-
-from __future__ import annotations
-
-import logging
-from collections import defaultdict
-from importlib import import_module, util
-
-from django.apps import apps as global_apps
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
-
-logger = logging.getLogger(__name__)
-
-ROLES = ("operator", "compliance", "support")
+"""What the staff roles may do with players (collected by apps.core.role_sync)."""
 
 # Least privilege: support reads, never changes a player's status; operators also edit profile data.
 # django-axes records failed logins and lock-outs: operators may unlock (delete the attempt), the others only look.
@@ -46,57 +24,3 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "axes.view_accessattempt",
     ],
 }
-
-
-def declared_role_permissions() -> dict[str, set[str]]:
-    """The union of every local app's ROLE_PERMISSIONS; an app without roles.py declares nothing."""
-    wanted: dict[str, set[str]] = defaultdict(set)
-    for app in settings.LOCAL_APPS:
-        module_name = f"{app}.roles"
-        if util.find_spec(module_name) is None:
-            continue
-        declared = getattr(import_module(module_name), "ROLE_PERMISSIONS", {})
-        for role, perms in declared.items():
-            if role not in ROLES:
-                logger.warning("roles: %s declares unknown role %r; ignored", module_name, role)
-                continue
-            wanted[role].update(perms)
-    return wanted
-
-
-def sync_role_permissions(*, using: str = DEFAULT_DB_ALIAS) -> dict[str, list[str]]:
-    """Create the groups if needed and give each exactly its declared permissions.
-
-    Permissions that do not exist (yet) are skipped and logged, so an app can declare a
-    permission in the same change that adds its model. Returns the skipped ones per role.
-    """
-    from django.contrib.auth.models import Group, Permission
-
-    wanted = declared_role_permissions()
-    missing: dict[str, list[str]] = {}
-    for role in ROLES:
-        group, _ = Group.objects.using(using).get_or_create(name=role)
-        found = []
-        for dotted in sorted(wanted.get(role, ())):
-            app_label, _, codename = dotted.partition(".")
-            perm = Permission.objects.using(using).filter(content_type__app_label=app_label, codename=codename).first()
-            if perm is None:
-                missing.setdefault(role, []).append(dotted)
-            else:
-                found.append(perm)
-        group.permissions.set(found)
-    for role, perms in missing.items():
-        logger.info("roles: %s: permissions not found (yet), skipped: %s", role, ", ".join(perms))
-    return missing
-
-
-def _last_migrated_app():
-    configs = [config for config in global_apps.get_app_configs() if config.models_module is not None]
-    return configs[-1] if configs else None
-
-
-def sync_roles_after_migrate(sender, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
-    """post_migrate runs once per app; sync once, after the last app, when every permission exists."""
-    if sender is not _last_migrated_app():
-        return
-    sync_role_permissions(using=using)

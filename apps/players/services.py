@@ -20,6 +20,7 @@ from apps.core.history import history_reason
 from apps.core.money import MINOR_UNITS
 
 from .models import Player, PlayerStatus, User
+from .signals import player_logged_in
 
 
 def _age_on(born: date, today: date) -> int:
@@ -193,14 +194,13 @@ def _issue(user: User) -> TokenPair:
 def auth_tokens_issue(*, user: User) -> TokenPair:
     """A fresh access/refresh pair for a user whose password was just checked.
 
-    A login starts a new play session: reality checks count from here.
+    A login starts a new play session: apps that count from it (reality checks) listen to
+    `player_logged_in`, sent inside this transaction so the session starts with the tokens or not at all.
     """
     _assert_may_hold_session(user)
     player = Player.objects.filter(user=user).first()
     if player is not None:
-        from apps.limits.services import protection_session_start
-
-        protection_session_start(player=player)
+        player_logged_in.send(sender=Player, player=player)
     return _issue(user)
 
 

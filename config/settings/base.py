@@ -41,6 +41,7 @@ LOCAL_APPS = [
     "apps.kyc",
     "apps.limits",
     "apps.games",
+    "apps.backoffice",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

@@ -188,3 +188,17 @@ def test_openapi_schema_describes_the_kyc_endpoints():
     assert {"201", "400", "409"} <= set(upload["responses"])
     assert "200" in paths[KYC]["get"]["responses"]
     assert "409" in paths[SUBMIT]["post"]["responses"]
+
+
+@pytest.mark.django_db
+def test_me_shows_every_kyc_state_the_kyc_app_owns_expired_included(player_client, case_in, officer):
+    """/me's kyc_status comes from the kyc app (core.player_facts), not from a hand copy in players that missed `expired`."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    case_in(player_client.player, "expired", officer=officer)
+    assert player_client.get("/api/v1/me").json()["kyc_status"] == "expired"
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    field = schema["components"]["schemas"]["Player"]["properties"]["kyc_status"]
+    ref = field.get("allOf", [field])[0].get("$ref", "")
+    enum = schema["components"]["schemas"][ref.rsplit("/", 1)[-1]]["enum"] if ref else field["enum"]
+    assert set(enum) == {"none", "submitted", "in_review", "approved", "rejected", "more_info_required", "expired"}

@@ -283,7 +283,7 @@ def test_support_cannot_run_the_adjust_action(staff_client, player, fund):
 
 
 def test_player_overview_links_the_ledger(player, fund):
-    from apps.players.panels import player_panels
+    from apps.core.panels import player_panels
 
     fund(player, "10.00")
     panel = next(panel for panel in player_panels() if panel.title == "Ledger")

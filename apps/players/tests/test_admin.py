@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from apps.players import panels
+from apps.core import panels
 from apps.players.models import Player, PlayerStatus, User
 from apps.players.services import player_suspend
 

@@ -25,6 +25,7 @@ from django.db import transaction
 
 from apps.core import clock
 from apps.core.money import Money
+from apps.core.role_sync import sync_role_permissions
 from apps.games.services import stake_place
 from apps.kyc import selectors as kyc_selectors
 from apps.kyc import services as kyc_services
@@ -38,7 +39,6 @@ from apps.payments import selectors as payments_selectors
 from apps.payments import services as payments_services
 from apps.payments.models import Deposit, DepositMethod, Withdrawal, WithdrawalStatus
 from apps.players.models import Player, User
-from apps.players.roles import sync_role_permissions
 from apps.players.services import player_register
 
 DEFAULT_STAFF_PASSWORD = "Demo-operator-2024!"

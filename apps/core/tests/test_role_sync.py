@@ -8,7 +8,8 @@ import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 
-from apps.players import roles
+from apps.core import role_sync as roles
+from apps.players import roles as players_roles
 
 pytestmark = pytest.mark.django_db
 
@@ -64,9 +65,9 @@ def test_sync_recreates_missing_groups():
 
 
 def test_unknown_permissions_are_skipped_and_logged(monkeypatch, caplog):
-    monkeypatch.setitem(roles.ROLE_PERMISSIONS, "support", [*roles.ROLE_PERMISSIONS["support"], "players.fly_to_the_moon"])
-    monkeypatch.setitem(roles.ROLE_PERMISSIONS, "auditor", ["players.view_player"])
-    with caplog.at_level(logging.INFO, logger="apps.players.roles"):
+    monkeypatch.setitem(players_roles.ROLE_PERMISSIONS, "support", [*players_roles.ROLE_PERMISSIONS["support"], "players.fly_to_the_moon"])
+    monkeypatch.setitem(players_roles.ROLE_PERMISSIONS, "auditor", ["players.view_player"])
+    with caplog.at_level(logging.INFO, logger="apps.core.role_sync"):
         missing = roles.sync_role_permissions()
     assert missing["support"] == ["players.fly_to_the_moon"]
     assert "players.view_player" in perms_of("support")

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from apps.backoffice.management.commands import seed_demo
 from apps.core.errors import SelfExcluded
 from apps.core.money import Money
 from apps.kyc import selectors as kyc_selectors
@@ -23,7 +24,6 @@ from apps.limits.models import Exclusion, Limit
 from apps.payments import selectors as payments_selectors
 from apps.payments import services as payments_services
 from apps.payments.models import Deposit, DepositStatus, Withdrawal, WithdrawalStatus
-from apps.players.management.commands import seed_demo
 from apps.players.models import Player, PlayerStatus, User
 
 pytestmark = pytest.mark.django_db

@@ -1,17 +1,17 @@
 """The 360° view of a player on the admin change page, assembled from every app's panel.
 
-An app adds its section by registering a function that returns (label, value) rows, usually
-from its own admin.py (admin modules are imported at start-up, after all models):
+The registry lives in core so that the players app, which owns the page, never imports the apps
+above it (ARCHITECTURE.md, "Layers"): each app adds its own section by registering a function that
+returns (label, value) rows, usually from its own admin.py (admin modules are imported at start-up,
+after all models):
 
-    from apps.players.panels import player_panel
+    from apps.core.panels import player_panel
 
     @player_panel("Responsible gaming", order=30)
     def limits_panel(player):
         return [("Deposit limit (day)", "100.00 EUR"), ...]
 
-Planned: apps.limits (limits, time-out, exclusion) and apps.payments (pending withdrawals,
-lifetime deposits) register theirs the same way. Values are escaped unless they are
-SafeString (format_html), so a panel may link to its own admin pages.
+Values are escaped unless they are SafeString (format_html), so a panel may link to its own admin pages.
 """
 
 from __future__ import annotations
@@ -63,38 +63,3 @@ def render_player_overview(player) -> str:
         body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((label, value) for label, value in rows))
         sections.append(format_html('<div class="player-panel"><h3>{}</h3><table>{}</table></div>', panel.title, body))
     return format_html_join("", "{}", ((section,) for section in sections))
-
-
-# --- The panels whose data exists today. ---
-
-
-@player_panel("Account", order=10)
-def _account_panel(player) -> Rows:
-    return [
-        ("Status", player.get_status_display()),
-        ("Status reason", player.status_reason or "—"),
-        ("Status since", player.status_changed_at or "—"),
-        ("Registered", player.created_at),
-        ("Activated (first KYC approval)", player.activated_at or "—"),
-    ]
-
-
-@player_panel("Wallet", order=20)
-def _wallet_panel(player) -> Rows:
-    from apps.ledger.selectors import wallet_balances
-
-    balances = wallet_balances(player=player)
-    currency = balances.currency
-    return [
-        ("Cash", f"{balances.cash} {currency}"),
-        ("Bonus", f"{balances.bonus} {currency}"),
-        ("Held (withdrawals pending)", f"{balances.held} {currency}"),
-        ("Withdrawable", f"{balances.withdrawable} {currency}"),
-    ]
-
-
-@player_panel("KYC", order=40)
-def _kyc_panel(player) -> Rows:
-    from apps.kyc.selectors import kyc_status
-
-    return [("KYC status", kyc_status(player=player))]

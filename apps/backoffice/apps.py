@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class BackofficeConfig(AppConfig):
+    """The top layer (ARCHITECTURE.md): what shows or drives every other app at once, such as the demo data."""
+
+    name = "apps.backoffice"
+    label = "backoffice"
+    verbose_name = "Back-office"
