@@ -12,10 +12,10 @@ import filetype
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django_fsm import TransitionNotAllowed
 
 from apps.core import clock
 from apps.core.errors import AccountBlocked, InvalidState, PermissionDenied, ValidationFailed
+from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
 from apps.players.models import DocumentType, PlayerStatus
 from apps.players.services import player_mark_activated, player_update_identity
@@ -98,10 +98,7 @@ def _lock_or_create_case(player) -> KycCase:
         return case
     try:
         with transaction.atomic():
-            created = KycCase(player=player)
-            created._history_user = player.user
-            created._change_reason = "Case opened by the player's first upload"
-            created.save()
+            save_with_history(KycCase(player=player), actor=player.user, reason="Case opened by the player's first upload")
     except IntegrityError:
         pass  # The other request created it; lock theirs.
     return KycCase.objects.select_for_update().get(player=player)
@@ -119,13 +116,6 @@ def _assert_officer(case: KycCase, officer) -> None:
         raise PermissionDenied("Only compliance officers can take KYC decisions.")
     if case.player.user_id == officer.pk:
         raise PermissionDenied("Nobody may decide on their own KYC case.")
-
-
-def _run_transition(case: KycCase, method_name: str, *, verb: str) -> None:
-    try:
-        getattr(case, method_name)()
-    except TransitionNotAllowed:
-        raise InvalidState(f"Cannot {verb} a KYC case that is {case.state}.", details={"status": case.state}) from None
 
 
 def _require_note(note: str | None, *, what: str) -> str:
@@ -242,7 +232,7 @@ def kyc_submit(*, player) -> KycCase:
     new_documents = case.documents.filter(submitted_at__isnull=True, status=DocumentStatus.PENDING)
     if not new_documents.exists():
         raise InvalidState("There is nothing new to submit: upload a document first.", details={"status": case.state})
-    _run_transition(case, "submit", verb="submit")
+    fsm_step(case, "submit", verb="submit", state_field="state")
     for document in new_documents:
         document.submitted_at = now
         save_with_history(document, actor=player.user, reason="Submitted for review")
@@ -259,7 +249,7 @@ def kyc_start_review(*, case: KycCase, officer, note: str = "") -> KycCase:
     """An officer takes the case; from here the documents are frozen until a decision."""
     case = _lock_case(case)
     _assert_officer(case, officer)
-    _run_transition(case, "start_review", verb="start reviewing")
+    fsm_step(case, "start_review", verb="start reviewing", state_field="state")
     case.reviewer = officer
     note = (note or "").strip()
     save_with_history(case, actor=officer, reason=_decision_reason("Review started", note))
@@ -299,7 +289,7 @@ def kyc_approve(*, case: KycCase, officer, note: str = "", id_document_number: s
         document.status = DocumentStatus.ACCEPTED
         save_with_history(document, actor=officer, reason=reason)
     expiries = [d.expires_on for d in identity_documents if d.expires_on is not None]
-    _run_transition(case, "approve", verb="approve")
+    fsm_step(case, "approve", verb="approve", state_field="state")
     case.reviewer = officer
     case.reviewer_note = note
     case.reviewed_at = now
@@ -327,7 +317,7 @@ def kyc_reject(*, case: KycCase, officer, note: str) -> KycCase:
     note = _require_note(note, what="reject a case")
     case = _lock_case(case)
     _assert_officer(case, officer)
-    _run_transition(case, "reject", verb="reject")
+    fsm_step(case, "reject", verb="reject", state_field="state")
     reason = _decision_reason("Rejected", note)
     for document in case.documents.filter(status=DocumentStatus.PENDING, submitted_at__isnull=False):
         document.status = DocumentStatus.REJECTED
@@ -345,7 +335,7 @@ def kyc_request_more_info(*, case: KycCase, officer, note: str) -> KycCase:
     note = _require_note(note, what="ask for more information")
     case = _lock_case(case)
     _assert_officer(case, officer)
-    _run_transition(case, "request_more_info", verb="ask for more information on")
+    fsm_step(case, "request_more_info", verb="ask for more information on", state_field="state")
     case.reviewer = officer
     case.reviewer_note = note
     case.reviewed_at = clock.now()

@@ -16,10 +16,10 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
-from django_fsm import TransitionNotAllowed
 
 from apps.core import clock
-from apps.core.errors import IdempotencyConflict, InvalidState, KycRequired, NotFound, PermissionDenied, ValidationFailed
+from apps.core.errors import IdempotencyConflict, KycRequired, NotFound, PermissionDenied, ValidationFailed
+from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
 from apps.core.money import Money, MoneyError, parse_amount
 from apps.kyc import selectors as kyc_selectors
@@ -51,17 +51,6 @@ def _require_wallet_amount(player, amount: Money) -> None:
 def _require_key(idempotency_key: str) -> None:
     if not idempotency_key or len(idempotency_key) > 64:
         raise ValidationFailed(details={"idempotency_key": ["An idempotency key of 1 to 64 characters is required."]})
-
-
-def _step(obj, method_name: str) -> None:
-    """Take one FSM step, turning "not from this state" into the API's 409 invalid_state."""
-    try:
-        getattr(obj, method_name)()
-    except TransitionNotAllowed:
-        label = type(obj).__name__.lower()
-        raise InvalidState(
-            f"Cannot {method_name.replace('_', ' ')} a {label} that is {obj.status}.", details={"status": obj.status}
-        ) from None
 
 
 def _enabled_methods() -> list[str]:
@@ -190,7 +179,7 @@ def deposit_complete(*, deposit_id: int, psp_reference: str = "", actor=None) ->
         raise ValidationFailed(details={"psp_reference": ["This is not the PSP reference of that deposit."]})
     if deposit.status == DepositStatus.COMPLETED:
         return deposit
-    _step(deposit, "complete")
+    fsm_step(deposit, "complete")
     if psp_reference and not deposit.psp_reference:
         if Deposit.objects.filter(psp_reference=psp_reference).exclude(pk=deposit.pk).exists():
             raise ValidationFailed(details={"psp_reference": ["This PSP reference belongs to another deposit."]})
@@ -215,7 +204,7 @@ def deposit_fail(*, deposit_id: int, reason: str, actor=None) -> Deposit:
     deposit = _lock_deposit(deposit_id)
     if deposit.status == DepositStatus.FAILED:
         return deposit
-    _step(deposit, "fail")
+    fsm_step(deposit, "fail")
     deposit.failure_reason = (reason or "failed at the PSP")[:255]
     save_with_history(deposit, actor=actor, reason=deposit.failure_reason)
     return deposit
@@ -344,7 +333,7 @@ def withdrawal_request(*, player, amount: Money, idempotency_key: str, ip_addres
 def withdrawal_cancel(*, player, withdrawal_id: int) -> Withdrawal:
     """The player changes their mind before an operator has looked at it: hold back to cash."""
     withdrawal = _lock_withdrawal(withdrawal_id, player_id=player.pk)
-    _step(withdrawal, "cancel")
+    fsm_step(withdrawal, "cancel")
     _release_hold(withdrawal, actor=None, reason="withdrawal cancelled by the player")
     withdrawal.cancelled_at = clock.now()
     save_with_history(withdrawal, actor=player.user, reason="cancelled by the player")
@@ -356,7 +345,7 @@ def withdrawal_approve(*, withdrawal: Withdrawal, actor, note: str = "") -> With
     """An operator clears the request for payout (the hold stays until it is paid)."""
     _require_reviewer(actor)
     locked = _lock_withdrawal(withdrawal.pk)
-    _step(locked, "approve")
+    fsm_step(locked, "approve")
     locked.reviewed_by = actor
     locked.reviewed_at = clock.now()
     locked.review_note = note.strip()
@@ -372,7 +361,7 @@ def withdrawal_reject(*, withdrawal: Withdrawal, actor, reason: str) -> Withdraw
         raise ValidationFailed(details={"reason": ["A reason is required to reject a withdrawal."]})
     reason = reason.strip()
     locked = _lock_withdrawal(withdrawal.pk)
-    _step(locked, "reject")
+    fsm_step(locked, "reject")
     _release_hold(locked, actor=actor, reason=reason)
     locked.reviewed_by = actor
     locked.reviewed_at = clock.now()
@@ -386,7 +375,7 @@ def withdrawal_mark_paid(*, withdrawal: Withdrawal, actor, psp_reference: str = 
     """The payout was sent: the held money leaves to PSP clearing."""
     _require_reviewer(actor)
     locked = _lock_withdrawal(withdrawal.pk)
-    _step(locked, "mark_paid")
+    fsm_step(locked, "mark_paid")
     txn = ledger_services.withdrawal_payout_post(
         player=locked.player,
         amount=locked.amount,

@@ -9,14 +9,14 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django_fsm import TransitionNotAllowed
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core import clock
-from apps.core.errors import AccountBlocked, CountryBlocked, EmailTaken, InvalidState, TokenInvalid, Underage, ValidationFailed
-from apps.core.history import history_reason
+from apps.core.errors import AccountBlocked, CountryBlocked, EmailTaken, TokenInvalid, Underage, ValidationFailed
+from apps.core.fsm import fsm_step
+from apps.core.history import save_with_history
 from apps.core.money import MINOR_UNITS
 
 from .models import Player, PlayerStatus, User
@@ -81,18 +81,10 @@ def player_register(
 def _transition(player: Player, method_name: str, *, actor: User | None, reason: str) -> Player:
     """Run one status transition under a row lock, recording who did it and why in the history."""
     locked = Player.objects.select_for_update().get(pk=player.pk)
-    try:
-        getattr(locked, method_name)()
-    except TransitionNotAllowed:
-        raise InvalidState(
-            f"Cannot {method_name.replace('_', ' ')} a player who is {locked.status}.",
-            details={"status": locked.status},
-        ) from None
+    fsm_step(locked, method_name)
     locked.status_reason = reason[:255]
     locked.status_changed_at = clock.now()
-    locked._history_user = actor
-    locked._change_reason = history_reason(reason)
-    locked.save()
+    save_with_history(locked, actor=actor, reason=reason)
     return locked
 
 
@@ -132,9 +124,7 @@ def player_mark_activated(*, player: Player, actor: User | None = None) -> Playe
     locked = Player.objects.select_for_update().get(pk=player.pk)
     if locked.activated_at is None:
         locked.activated_at = clock.now()
-        locked._history_user = actor
-        locked._change_reason = "KYC approved"
-        locked.save()
+        save_with_history(locked, actor=actor, reason="KYC approved")
     return locked
 
 
@@ -151,9 +141,7 @@ def player_update_identity(*, player: Player, actor: User | None, reason: str, *
     locked = Player.objects.select_for_update().get(pk=player.pk)
     for name, value in fields.items():
         setattr(locked, name, value)
-    locked._history_user = actor
-    locked._change_reason = history_reason(reason)
-    locked.save()
+    save_with_history(locked, actor=actor, reason=reason)
     return locked
 
 
@@ -163,9 +151,7 @@ def player_set_test_flag(*, player: Player, actor: User | None, is_test_player: 
     locked = Player.objects.select_for_update().get(pk=player.pk)
     if locked.is_test_player != is_test_player:
         locked.is_test_player = is_test_player
-        locked._history_user = actor
-        locked._change_reason = history_reason(reason)
-        locked.save()
+        save_with_history(locked, actor=actor, reason=reason)
     return locked
 
 
