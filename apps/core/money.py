@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from .errors import ValidationFailed
+
 # ISO 4217 minor units for the currencies an operator is likely to offer.
 MINOR_UNITS: dict[str, int] = {
     "EUR": 2, "USD": 2, "GBP": 2, "SEK": 2, "NOK": 2, "DKK": 2, "CHF": 2, "CAD": 2, "AUD": 2,
@@ -105,3 +107,16 @@ def parse_amount(raw: object, currency: str, *, positive: bool = True) -> Money:
     if positive and money.minor <= 0:
         raise MoneyError("The amount must be greater than zero.")
     return money
+
+
+def require_wallet_amount(amount: Money, currency: str) -> None:
+    """Money moved on a wallet is positive and in the wallet's own currency: there is no silent conversion.
+
+    Raises the API's 400 validation_error (a service's guard; the API has usually said so already).
+    """
+    if not isinstance(amount, Money):
+        raise TypeError("amount must be Money.")
+    if amount.currency != currency:
+        raise ValidationFailed(f"The wallet is in {currency}, not {amount.currency}.", details={"currency": [f"Use {currency}."]})
+    if amount.minor <= 0:
+        raise ValidationFailed(details={"amount": ["The amount must be greater than zero."]})

@@ -9,8 +9,7 @@ from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.errors import PermissionDenied
-from apps.players.selectors import player_for_user
+from apps.players.selectors import player_required
 
 from .models import DocumentContentType, DocumentKind, DocumentStatus, KycState
 from .selectors import kyc_case_for_player, kyc_case_status, kyc_documents
@@ -18,10 +17,7 @@ from .services import kyc_document_upload, kyc_submit
 
 
 def _player(request):
-    player = player_for_user(request.user)
-    if player is None:
-        raise PermissionDenied("Only player accounts have a KYC case.")
-    return player
+    return player_required(request.user, what="a KYC case")
 
 
 @extend_schema_field(OpenApiTypes.BINARY)

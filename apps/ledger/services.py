@@ -22,7 +22,7 @@ from django.dispatch import Signal
 
 from apps.core import clock
 from apps.core.errors import IdempotencyConflict, InsufficientFunds, ValidationFailed
-from apps.core.money import Money
+from apps.core.money import Money, require_wallet_amount
 
 from .models import COUNTERPARTY_SHARDS, PLAYER_KINDS, Account, AccountKind, Entry, LedgerTransaction, TransactionKind
 
@@ -359,13 +359,7 @@ def transaction_post(
 
 
 def _player_money(player, amount: Money) -> None:
-    if amount.currency != player.currency:
-        raise ValidationFailed(
-            f"The wallet is in {player.currency}, not {amount.currency}.",
-            details={"currency": [f"Use {player.currency}."]},
-        )
-    if amount.minor <= 0:
-        raise ValidationFailed(details={"amount": ["The amount must be greater than zero."]})
+    require_wallet_amount(amount, player.currency)
 
 
 _LOCK_WALLET = """

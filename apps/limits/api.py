@@ -15,8 +15,8 @@ from rest_framework.views import APIView
 
 from apps.core import clock
 from apps.core.api import MoneyField
-from apps.core.errors import NotFound, PermissionDenied
-from apps.players.selectors import player_for_user
+from apps.core.errors import NotFound
+from apps.players.selectors import player_required
 
 from .models import LimitKind, LimitPeriod
 from .selectors import limit_view, protection_overview
@@ -37,10 +37,7 @@ class Amount(MoneyField):
 
 
 def _player(request):
-    player = player_for_user(request.user)
-    if player is None:
-        raise PermissionDenied("Only players have responsible-gaming settings.")
-    return player
+    return player_required(request.user, what="responsible-gaming settings")
 
 
 class LimitOut(serializers.Serializer):

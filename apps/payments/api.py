@@ -20,11 +20,11 @@ from rest_framework.views import APIView
 
 from apps.core.api import MoneyField, NewestFirstPagination, error_response, idempotent_response
 from apps.core.api import idempotency_key as request_idempotency_key
-from apps.core.errors import InvalidCredentials, NotAuthenticated, PermissionDenied, ValidationFailed
+from apps.core.errors import InvalidCredentials, NotAuthenticated, ValidationFailed
 from apps.core.money import format_amount
 from apps.ledger import selectors as ledger_selectors
 from apps.ledger.models import TransactionKind
-from apps.players.selectors import player_for_user
+from apps.players.selectors import player_required
 
 from . import services
 from .models import Deposit, DepositMethod, Withdrawal
@@ -43,10 +43,7 @@ def _error(description: str) -> OpenApiResponse:
 
 
 def _player(request):
-    player = player_for_user(request.user)
-    if player is None:
-        raise PermissionDenied("Only players have a wallet.")
-    return player
+    return player_required(request.user, what="a wallet")
 
 
 def _client_ip(request) -> str | None:

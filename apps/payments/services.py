@@ -21,7 +21,7 @@ from apps.core import clock
 from apps.core.errors import IdempotencyConflict, KycRequired, NotFound, PermissionDenied, ValidationFailed
 from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
-from apps.core.money import Money, MoneyError, parse_amount
+from apps.core.money import Money, MoneyError, parse_amount, require_wallet_amount
 from apps.kyc import selectors as kyc_selectors
 from apps.ledger import selectors as ledger_selectors
 from apps.ledger import services as ledger_services
@@ -35,17 +35,6 @@ REVIEW_PERMISSION = "payments.review_withdrawal"
 
 
 # --- shared helpers ---
-
-
-def _require_wallet_amount(player, amount: Money) -> None:
-    if not isinstance(amount, Money):
-        raise TypeError("amount must be Money.")
-    if amount.currency != player.currency:
-        raise ValidationFailed(
-            f"The wallet is in {player.currency}, not {amount.currency}.", details={"currency": [f"Use {player.currency}."]}
-        )
-    if amount.minor <= 0:
-        raise ValidationFailed(details={"amount": ["The amount must be greater than zero."]})
 
 
 def _require_key(idempotency_key: str) -> None:
@@ -122,7 +111,7 @@ def deposit_create(
 
     Replaying an idempotency key returns the deposit it created, whatever has changed since.
     """
-    _require_wallet_amount(player, amount)
+    require_wallet_amount(amount, player.currency)
     _require_key(idempotency_key)
     enabled = _enabled_methods()
     if method not in enabled:
@@ -298,7 +287,7 @@ def withdrawal_request(*, player, amount: Money, idempotency_key: str, ip_addres
     Self-excluded players may withdraw: exclusion stops play and deposits, never access to
     their own money. Replaying an idempotency key returns the withdrawal it created.
     """
-    _require_wallet_amount(player, amount)
+    require_wallet_amount(amount, player.currency)
     _require_key(idempotency_key)
     existing = Withdrawal.objects.filter(player_id=player.pk, idempotency_key=idempotency_key).first()
     if existing is not None:

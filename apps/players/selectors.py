@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.core.errors import AccountBlocked, SelfExcluded
+from apps.core.errors import AccountBlocked, PermissionDenied, SelfExcluded
 
 from .models import Player, PlayerStatus
 
@@ -11,6 +11,14 @@ def player_for_user(user) -> Player | None:
     if not getattr(user, "is_authenticated", False):
         return None
     return Player.objects.select_related("user").filter(user=user).first()
+
+
+def player_required(user, *, what: str) -> Player:
+    """The player behind a player-only endpoint; a staff login there is refused with 403, naming what only players have."""
+    player = player_for_user(user)
+    if player is None:
+        raise PermissionDenied(f"Only players have {what}.")
+    return player
 
 
 def player_by_public_id(public_id) -> Player | None:
