@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
+
+from .errors import DomainError
 
 CONFIRM_ACTION_TEMPLATE = "admin/confirm_action.html"
 
@@ -61,6 +64,40 @@ class ReadOnlyAdmin(ReadOnlyModelAdminMixin, admin.ModelAdmin):
 
 class ReadOnlyHistoryAdmin(ReadOnlyModelAdminMixin, AuditedHistoryAdmin):
     """View and history only; reverting to an old version is refused as well."""
+
+
+Row = TypeVar("Row")
+
+
+def apply_to_each(
+    modeladmin: admin.ModelAdmin,
+    request,
+    rows: Iterable[Row],
+    call: Callable[[Row], Any],
+    *,
+    verb: str,
+    label: Callable[[Row], str],
+    done_label: Callable[[Row, Any], str] | None = None,
+    refusal: Callable[[DomainError], str] = lambda exc: exc.message,
+) -> int:
+    """Call a service for each selected row and tell the officer what happened to every one.
+
+    Each call is its own transaction (the service's), so one refusal does not undo the others;
+    refusals are listed with the service's own reason. Returns how many rows were done.
+    """
+    done, refused = [], []
+    for row in rows:
+        try:
+            result = call(row)
+        except DomainError as exc:
+            refused.append(f"{label(row)} ({refusal(exc)})")
+        else:
+            done.append(done_label(row, result) if done_label else label(row))
+    if done:
+        modeladmin.message_user(request, f"{verb.capitalize()}: {', '.join(done)}.", messages.SUCCESS)
+    if refused:
+        modeladmin.message_user(request, f"Not {verb}: {'; '.join(refused)}.", messages.WARNING)
+    return len(done)
 
 
 def action_hidden_fields(action: str, objects: Iterable) -> list[tuple[str, str]]:

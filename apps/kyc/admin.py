@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.http import FileResponse, Http404
@@ -23,8 +23,14 @@ from django.utils.timesince import timesince
 from django.utils.timezone import localtime
 
 from apps.core import clock
-from apps.core.admin import NoEditPermissions, ReadOnlyHistoryAdmin, WorkQueueFilter, action_hidden_fields, confirm_action_page
-from apps.core.errors import DomainError
+from apps.core.admin import (
+    NoEditPermissions,
+    ReadOnlyHistoryAdmin,
+    WorkQueueFilter,
+    action_hidden_fields,
+    apply_to_each,
+    confirm_action_page,
+)
 from apps.core.panels import player_panel
 
 from .models import EXTENSION_FOR_CONTENT_TYPE, OPEN_STATES, KycCase, KycDocument
@@ -129,15 +135,21 @@ class Decision:
     button: str
     form_class: type[forms.Form]
     service: Callable[..., KycCase]
+    done: str
     single_case_fields: tuple[str, ...] = ()
 
 
 DECISIONS = {
-    "start_review": Decision("start_review", "Start reviewing", "Start review", StartReviewForm, kyc_start_review),
-    "approve": Decision("approve", "Approve", "Approve", ApproveForm, kyc_approve, single_case_fields=("id_document_number",)),
-    "reject": Decision("reject", "Reject", "Reject", NoteForm, kyc_reject),
+    "start_review": Decision("start_review", "Start reviewing", "Start review", StartReviewForm, kyc_start_review, "put in review"),
+    "approve": Decision("approve", "Approve", "Approve", ApproveForm, kyc_approve, "approved", single_case_fields=("id_document_number",)),
+    "reject": Decision("reject", "Reject", "Reject", NoteForm, kyc_reject, "rejected"),
     "request_more_info": Decision(
-        "request_more_info", "Request more information on", "Request more information", NoteForm, kyc_request_more_info
+        "request_more_info",
+        "Request more information on",
+        "Request more information",
+        NoteForm,
+        kyc_request_more_info,
+        "asked for more information",
     ),
 }
 
@@ -239,17 +251,14 @@ class KycCaseAdmin(ReadOnlyHistoryAdmin):
         )
 
     def _apply(self, request, cases: list[KycCase], decision: Decision, data: dict) -> None:
-        done, failed = 0, []
-        for case in cases:
-            try:
-                decision.service(case=case, officer=request.user, **data)
-                done += 1
-            except DomainError as exc:
-                failed.append(f"{case.player.user.email}: {exc.message}")
-        if done:
-            self.message_user(request, f"{decision.button}: done for {done} case{'s' if done != 1 else ''}.", messages.SUCCESS)
-        for failure in failed:
-            self.message_user(request, f"{decision.button} refused for {failure}", messages.ERROR)
+        apply_to_each(
+            self,
+            request,
+            cases,
+            lambda case: decision.service(case=case, officer=request.user, **data),
+            verb=decision.done,
+            label=lambda case: case.player.user.email,
+        )
 
     @admin.action(permissions=["review"], description="Start reviewing the selected cases")
     def start_review(self, request, queryset):

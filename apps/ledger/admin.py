@@ -33,7 +33,7 @@ from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from apps.core.admin import NoEditPermissions, ReadOnlyAdmin, action_hidden_fields, confirm_action_page
+from apps.core.admin import NoEditPermissions, ReadOnlyAdmin, action_hidden_fields, apply_to_each, confirm_action_page
 from apps.core.errors import DomainError
 from apps.core.money import Money, MoneyError, parse_amount
 from apps.core.panels import player_panel
@@ -337,18 +337,16 @@ class AccountAdmin(LedgerReadOnlyAdmin):
             return None
         form = AdjustmentForm(request.POST if "apply_adjustment" in request.POST else None, currency=currencies.pop())
         if form.is_bound and form.is_valid():
-            posted, refused = [], []
-            for account in adjustable:
-                try:
-                    txn = _post_adjustment(request, account, form.cleaned_data)
-                except DomainError as exc:
-                    refused.append(f"{account.player.user.email}: {_refusal(exc)}")
-                else:
-                    posted.append(f"{account.player.user.email} (#{txn.pk}{', already posted' if txn.replayed else ''})")
-            if posted:
-                self.message_user(request, f"Adjusted: {', '.join(posted)}.", messages.SUCCESS)
-            if refused:
-                self.message_user(request, f"Not adjusted: {'; '.join(refused)}.", messages.WARNING)
+            apply_to_each(
+                self,
+                request,
+                adjustable,
+                lambda account: _post_adjustment(request, account, form.cleaned_data),
+                verb="adjusted",
+                label=lambda account: account.player.user.email,
+                refusal=_refusal,
+                done_label=lambda account, txn: f"{account.player.user.email} (#{txn.pk}{', already posted' if txn.replayed else ''})",
+            )
             return None
         skipped = len(accounts) - len(adjustable)
         if skipped:

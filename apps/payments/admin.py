@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from apps.core import clock
-from apps.core.admin import ReadOnlyHistoryAdmin, WorkQueueFilter, action_hidden_fields, confirm_action_page
-from apps.core.errors import DomainError
+from apps.core.admin import ReadOnlyHistoryAdmin, WorkQueueFilter, action_hidden_fields, apply_to_each, confirm_action_page
 from apps.core.panels import player_panel
 
 from . import services
@@ -92,17 +91,7 @@ class WithdrawalAdmin(_ReadOnlyAdmin):
         return request.user.has_perm(services.REVIEW_PERMISSION)
 
     def _run(self, request, queryset, call: Callable[[Withdrawal], object], verb: str) -> None:
-        """Each row is its own transaction, so one refusal does not undo the others; each outcome is reported."""
-        done = 0
-        for withdrawal in queryset.order_by("created_at", "pk"):
-            try:
-                call(withdrawal)
-            except DomainError as exc:
-                self.message_user(request, f"Withdrawal #{withdrawal.pk} was not {verb}: {exc.message}", messages.ERROR)
-            else:
-                done += 1
-        if done:
-            self.message_user(request, f"{done} withdrawal(s) {verb}.", messages.SUCCESS)
+        apply_to_each(self, request, queryset.order_by("created_at", "pk"), call, verb=verb, label=lambda w: f"withdrawal #{w.pk}")
 
     def _intermediate(self, request, queryset, *, form, action: str, title: str, intro: str, submit_label: str) -> TemplateResponse:
         withdrawals = list(queryset)

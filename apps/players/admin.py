@@ -11,7 +11,7 @@ import contextlib
 import uuid
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import authenticate
@@ -23,8 +23,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django_fsm import can_proceed
 
-from apps.core.admin import AuditedHistoryAdmin, action_hidden_fields, confirm_action_page
-from apps.core.errors import DomainError
+from apps.core.admin import AuditedHistoryAdmin, action_hidden_fields, apply_to_each, confirm_action_page
 from apps.core.panels import player_panel, render_player_overview
 
 from . import services
@@ -112,9 +111,9 @@ EDITABLE_IDENTITY_FIELDS = (
 
 # Admin-offered status transitions: (transition method, service, verb for the page).
 STATUS_TRANSITIONS = {
-    "suspend": (services.player_suspend, "Suspend"),
-    "reinstate": (services.player_reinstate, "Reinstate"),
-    "close": (services.player_close, "Close"),
+    "suspend": (services.player_suspend, "Suspend", "suspended"),
+    "reinstate": (services.player_reinstate, "Reinstate", "reinstated"),
+    "close": (services.player_close, "Close", "closed"),
 }
 
 
@@ -258,27 +257,24 @@ class PlayerAdmin(AuditedHistoryAdmin):
         if obj is not None and self.has_change_status_permission(request, obj):
             extra_context["status_transitions"] = [
                 (verb, reverse("admin:players_player_status", args=[obj.pk, name]))
-                for name, (_service, verb) in STATUS_TRANSITIONS.items()
+                for name, (_service, verb, _done) in STATUS_TRANSITIONS.items()
                 if can_proceed(getattr(obj, name))
             ]
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _apply_status(self, request, players, transition: str, reason: str) -> None:
-        service, verb = STATUS_TRANSITIONS[transition]
-        done, refused = [], []
-        for player in players:
-            try:
-                service(player=player, actor=request.user, reason=reason)
-                done.append(player.user.email)
-            except DomainError as exc:
-                refused.append(f"{player.user.email} ({exc.message})")
-        if done:
-            self.message_user(request, f"{verb}: {', '.join(done)}.", messages.SUCCESS)
-        if refused:
-            self.message_user(request, f"Not changed: {'; '.join(refused)}", messages.WARNING)
+        service, _verb, done = STATUS_TRANSITIONS[transition]
+        apply_to_each(
+            self,
+            request,
+            players,
+            lambda player: service(player=player, actor=request.user, reason=reason),
+            verb=done,
+            label=lambda player: player.user.email,
+        )
 
     def _status_page(self, request, *, transition: str, players, form, hidden: list[tuple[str, str]], cancel_url: str):
-        _service, verb = STATUS_TRANSITIONS[transition]
+        _service, verb, _done = STATUS_TRANSITIONS[transition]
         return confirm_action_page(
             self,
             request,

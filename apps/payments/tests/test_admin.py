@@ -57,7 +57,7 @@ def test_operator_approves_then_marks_paid(operator, withdrawals):
     response = run_action(client, "approve_withdrawals", withdrawals, index=0)
     assert response.status_code == 302
     assert statuses(withdrawals) == ["approved", "approved"]
-    assert "2 withdrawal(s) approved." in messages_of(response)
+    assert f"Approved: withdrawal #{withdrawals[0].pk}, withdrawal #{withdrawals[1].pk}." in messages_of(response)
 
     form = run_action(client, "mark_withdrawals_paid", withdrawals[:1], index=0)
     assert form.status_code == 200 and b"PSP payout reference" in form.content
@@ -92,14 +92,14 @@ def test_each_row_reports_its_own_outcome(operator, withdrawals):
     run_action(client, "approve_withdrawals", withdrawals[:1], index=0)
     response = run_action(client, "approve_withdrawals", withdrawals, index=0)
     msgs = messages_of(response)
-    assert any(f"#{withdrawals[0].pk} was not approved" in m for m in msgs)
-    assert "1 withdrawal(s) approved." in msgs
+    assert any(m.startswith(f"Not approved: withdrawal #{withdrawals[0].pk} (") for m in msgs)
+    assert f"Approved: withdrawal #{withdrawals[1].pk}." in msgs
     assert statuses(withdrawals) == ["approved", "approved"]
 
 
 def test_paying_a_requested_withdrawal_fails_per_row(operator, withdrawals):
     response = run_action(browser(operator), "mark_withdrawals_paid", withdrawals[:1], apply="Mark paid", psp_reference="")
-    assert any("was not marked paid" in m for m in messages_of(response))
+    assert any(m.startswith("Not marked paid: withdrawal #") for m in messages_of(response))
     assert statuses(withdrawals[:1]) == ["requested"]
 
 

@@ -81,7 +81,7 @@ def test_action_reports_players_it_could_not_change(as_role, make_player):
         follow=True,
     )
     text = response.content.decode()
-    assert "Not changed" in text and active.user.email in text
+    assert "Not reinstated" in text and active.user.email in text
     assert reread(suspended).status == PlayerStatus.ACTIVE
 
 
