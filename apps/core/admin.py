@@ -14,6 +14,7 @@ from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from .errors import DomainError
+from .money import Money, MoneyError, parse_amount
 
 CONFIRM_ACTION_TEMPLATE = "admin/confirm_action.html"
 
@@ -64,6 +65,30 @@ class ReadOnlyAdmin(ReadOnlyModelAdminMixin, admin.ModelAdmin):
 
 class ReadOnlyHistoryAdmin(ReadOnlyModelAdminMixin, AuditedHistoryAdmin):
     """View and history only; reverting to an old version is refused as well."""
+
+
+class MoneyFormField(forms.CharField):
+    """An amount typed by an officer, in a currency the form sets on the field (`field.currency`): exact, or refused.
+
+    The same rules as the API's amounts (plain decimal string, the currency's minor units, no exponent);
+    `signed` also takes one leading + or - (an adjustment may debit).
+    """
+
+    def __init__(self, *, signed: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.signed = signed
+        self.currency = ""
+
+    def clean(self, value) -> Money:
+        raw = super().clean(value).strip()
+        negative = self.signed and raw.startswith("-")
+        if self.signed and raw.startswith(("+", "-")):
+            raw = raw[1:]  # one sign only: "--5.00" or "+-5.00" stay invalid
+        try:
+            money = parse_amount(raw, self.currency)
+        except MoneyError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return Money.from_minor(-money.minor, self.currency) if negative else money
 
 
 Row = TypeVar("Row")

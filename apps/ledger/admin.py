@@ -33,9 +33,9 @@ from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from apps.core.admin import NoEditPermissions, ReadOnlyAdmin, action_hidden_fields, apply_to_each, confirm_action_page
+from apps.core.admin import MoneyFormField, NoEditPermissions, ReadOnlyAdmin, action_hidden_fields, apply_to_each, confirm_action_page
 from apps.core.errors import DomainError
-from apps.core.money import Money, MoneyError, parse_amount
+from apps.core.money import Money
 from apps.core.panels import player_panel
 from apps.players.models import Player
 from apps.players.selectors import player_by_public_id
@@ -109,7 +109,8 @@ class LedgerReadOnlyAdmin(ReadOnlyAdmin):
 
 
 class AdjustmentForm(forms.Form):
-    amount = forms.CharField(
+    amount = MoneyFormField(
+        signed=True,
         max_length=32,
         help_text='Signed, in the account currency: "5.00" credits the player, "-5.00" debits (never below zero).',
     )
@@ -124,18 +125,11 @@ class AdjustmentForm(forms.Form):
     def __init__(self, *args, currency: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
+        self.fields["amount"].currency = currency
         self.fields["amount"].label = f"Amount ({currency})"
 
     def clean_amount(self) -> int:
-        raw = self.cleaned_data["amount"].strip()
-        sign = -1 if raw.startswith("-") else 1
-        if raw.startswith(("+", "-")):
-            raw = raw[1:]  # one sign only: "--5.00" or "+-5.00" stay invalid
-        try:
-            money = parse_amount(raw, self.currency)
-        except MoneyError as exc:
-            raise forms.ValidationError(str(exc)) from None
-        return sign * money.minor
+        return self.cleaned_data["amount"].minor
 
     def clean_reason(self) -> str:
         reason = self.cleaned_data["reason"].strip()

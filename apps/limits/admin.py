@@ -15,9 +15,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from apps.core.admin import NoEditPermissions, ReadOnlyHistoryAdmin
+from apps.core.admin import MoneyFormField, NoEditPermissions, ReadOnlyHistoryAdmin
 from apps.core.errors import DomainError
-from apps.core.money import Money, MoneyError, format_amount, parse_amount
+from apps.core.money import format_amount
 from apps.core.panels import player_panel
 from apps.players.models import Player
 
@@ -55,18 +55,13 @@ def _limit_rows(player_id: int) -> list[tuple[str, str, str, str]]:
 class TightenLimitForm(forms.Form):
     kind = forms.ChoiceField(choices=LimitKind.choices)
     period = forms.ChoiceField(choices=LimitPeriod.choices)
-    amount = forms.CharField(help_text="Decimal string in the player's currency, e.g. 50.00. Must be lower than the limit in force.")
+    amount = MoneyFormField(help_text="Decimal string in the player's currency, e.g. 50.00. Must be lower than the limit in force.")
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Recorded in the limit's history.")
 
     def __init__(self, *args, currency: str, **kwargs):
         self.currency = currency
         super().__init__(*args, **kwargs)
-
-    def clean_amount(self) -> Money:
-        try:
-            return parse_amount(self.cleaned_data["amount"], self.currency)
-        except MoneyError as exc:
-            raise forms.ValidationError(str(exc)) from None
+        self.fields["amount"].currency = currency
 
 
 @admin.register(PlayerProtection)
