@@ -6,13 +6,13 @@ import json
 import threading
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIRequestFactory
 
 from apps.core.api import idempotency_key
 from apps.core.errors import IdempotencyConflict, InsufficientFunds, ValidationFailed
 from apps.core.models import IdempotentRequest
 from apps.core.services import idempotent_call, request_fingerprint
+from apps.core.testing import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -87,26 +87,14 @@ def test_fingerprint_ignores_key_order_but_not_values_paths_or_methods():
 def test_concurrent_requests_with_one_key_run_the_action_once():
     calls = []
     lock = threading.Lock()
-    barrier = threading.Barrier(5)
-    answers = []
+
 
     def action():
         with lock:
             calls.append(1)
         return 201, {"id": 7}
 
-    def request():
-        try:
-            barrier.wait()
-            answers.append(idempotent_call(scope="player:9", key="same", fingerprint=fp({"amount": "5.00"}), action=action))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=request) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = run_together(5, lambda _: idempotent_call(scope="player:9", key="same", fingerprint=fp({"amount": "5.00"}), action=action))
     assert len(calls) == 1
     assert answers == [(201, {"id": 7})] * 5
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from apps.core.errors import DomainError, InvalidState
+from apps.core.testing import run_calls_together
 from apps.kyc import services
 from apps.kyc.models import KycCase, KycDocument
 
@@ -15,24 +13,10 @@ from .samples import JPEG_BYTES, PNG_BYTES, a_file
 
 
 def race(*calls):
-    """Run the calls at the same moment in real threads; return each one's result or exception."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        except (DomainError, AssertionError) as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    """Run the calls at the same moment in real threads; a refusal is an outcome, any other error fails the test."""
+    results = run_calls_together(*calls)
+    unexpected = [r for r in results if isinstance(r, Exception) and not isinstance(r, DomainError | AssertionError)]
+    assert not unexpected, unexpected
     return results
 
 

@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from apps.core.money import Money
+from apps.core.testing import run_together  # noqa: F401 - the ledger tests import it from here
 
 
 def eur(amount: str) -> Money:
     return Money(Decimal(amount), "EUR")
-
-
-def run_together(count: int, work: Callable[[int], object], *, timeout: float = 60) -> list[object]:
-    """Start `count` threads at one barrier; each returns its result or the exception it raised.
-
-    Each thread has its own database connection and closes it, so a test database can be dropped.
-    """
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def runner(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects every outcome
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,), name=f"ledger-test-{i}") for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock?)"
-    return results
 
 
 @pytest.fixture

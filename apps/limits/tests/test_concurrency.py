@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from apps.core.errors import LimitExceeded, SelfExcluded
+from apps.core.testing import run_together as together
 from apps.limits import services
 from apps.limits.models import PlayerProtection
 from apps.limits.selectors import limit_usage_minor
@@ -19,33 +18,17 @@ THREADS = 10
 
 
 def run_together(action) -> Counter:
-    """Start THREADS callers at one barrier; count what each got. Every thread closes its own connection."""
-    barrier = threading.Barrier(THREADS)
-    outcomes: list[str] = []
-    lock = threading.Lock()
+    """Start THREADS callers at one barrier and count what each got; any other error fails the test, with its name."""
 
-    def worker(n: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            action(n)
-            result = "ok"
-        except LimitExceeded:
-            result = "limit_exceeded"
-        except SelfExcluded:
-            result = "self_excluded"
-        except Exception as exc:  # noqa: BLE001 - any other outcome must fail the test, with its name
-            result = f"error:{exc.__class__.__name__}:{exc}"
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
+    def outcome(n: int) -> str:
+        action(n)
+        return "ok"
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return Counter(outcomes)
+    named = {LimitExceeded: "limit_exceeded", SelfExcluded: "self_excluded"}
+    results = together(THREADS, outcome)
+    return Counter(
+        named.get(type(r), f"error:{r.__class__.__name__}:{r}") if isinstance(r, Exception) else r for r in results
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 
+from apps.core.testing import run_together
 from apps.ledger.checks import verify_ledger
 from apps.ledger.models import LedgerTransaction, TransactionKind
 from apps.ledger.selectors import wallet_balances
@@ -21,27 +18,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 10
 
 
-def run_together(count: int, work: Callable[[int], object]) -> list[object]:
-    """Start `count` threads at one barrier; each returns its result or the exception it raised."""
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def runner(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects every outcome
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a thread hung"
-    return results
 
 
 def test_concurrent_replays_of_one_deposit_move_money_once(player):

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog
-from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from apps.core.testing import run_together
 from apps.players.models import Player, PlayerStatus
 from apps.players.services import player_close, player_self_exclude, player_suspend
 from conftest import client_for
@@ -344,22 +343,7 @@ def test_closing_a_player_ends_their_sessions(player, tokens, api_client):
 def test_concurrent_refreshes_with_one_token_issue_only_one_pair(make_player):
     player = make_player()
     refresh = str(RefreshToken.for_user(player.user))
-    results: list[int] = []
-    barrier = threading.Barrier(4)
-
-    def use_it():
-        try:
-            barrier.wait()
-            response = APIClient().post(REFRESH, {"refresh": refresh}, format="json")
-            results.append(response.status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=use_it) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(4, lambda _: APIClient().post(REFRESH, {"refresh": refresh}, format="json").status_code)
     assert sorted(results) == [200, 401, 401, 401]
 
 

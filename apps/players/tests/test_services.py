@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 import pytest
-from django.db import connection
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core.errors import AccountBlocked, CountryBlocked, EmailTaken, InvalidState, TokenInvalid, Underage, ValidationFailed
+from apps.core.testing import run_together
 from apps.players import services
 from apps.players.models import Player, PlayerStatus, User
 
@@ -51,24 +50,8 @@ def test_register_duplicate_email_is_refused_case_insensitively(make_player):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_registrations_of_one_email_create_one_player(make_player):
-    outcomes: list[str] = []
-    barrier = threading.Barrier(4)
-
-    def register():
-        try:
-            barrier.wait()
-            make_player(email="race@example.com")
-            outcomes.append("created")
-        except EmailTaken:
-            outcomes.append("taken")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=register) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(4, lambda _: make_player(email="race@example.com"))
+    outcomes = ["taken" if isinstance(r, EmailTaken) else "created" if isinstance(r, Player) else repr(r) for r in results]
     assert sorted(outcomes) == ["created", "taken", "taken", "taken"]
     assert Player.objects.filter(user__email="race@example.com").count() == 1
 
