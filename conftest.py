@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -38,22 +37,11 @@ def private_media(settings, tmp_path):
 
 @pytest.fixture
 def make_player(db):
-    """Create a registered player through the real registration service."""
-    from apps.players.services import player_register
+    """Create a registered player through the real registration service (tests.factories.PlayerFactory)."""
+    from tests.factories import PlayerFactory
 
     def make(**overrides):
-        n = next(_counter)
-        data = {
-            "email": f"player{n}-{id(overrides)}@example.com",
-            "password": "A-strong-passphrase-42",
-            "first_name": "Ada",
-            "last_name": f"Player{n}",
-            "date_of_birth": date(1990, 1, 1),
-            "country": "DE",
-            "currency": "EUR",
-        }
-        data.update(overrides)
-        return player_register(**data)
+        return PlayerFactory(**overrides)
 
     return make
 
@@ -100,7 +88,19 @@ def fund():
 
 
 @pytest.fixture
-def staff_user(db):
+def synced_roles(db):
+    """The staff groups exactly as production has them: the real role sync over every app's roles.py.
+
+    A flushed test database (transactional tests) loses the groups that post_migrate made; syncing
+    here means a test never hand-copies permissions and so never tests a role production lacks.
+    """
+    from apps.core.role_sync import sync_role_permissions
+
+    sync_role_permissions()
+
+
+@pytest.fixture
+def staff_user(synced_roles):
     from apps.players.models import User
 
     def make(group: str | None = None, *, superuser: bool = False, email: str | None = None):

@@ -26,16 +26,5 @@ def rg_client(player):
 
 @pytest.fixture
 def role_user(staff_user):
-    """A staff user in one role, its group carrying exactly this app's ROLE_PERMISSIONS (as the players app syncs them)."""
-    from django.contrib.auth.models import Group, Permission
-
-    from apps.limits.roles import ROLE_PERMISSIONS
-
-    def make(role: str):
-        group, _ = Group.objects.get_or_create(name=role)
-        for label in ROLE_PERMISSIONS[role]:
-            app_label, codename = label.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-        return staff_user(group=role)
-
-    return make
+    """A staff user in one role, its group holding exactly what the real role sync gives it."""
+    return staff_user

@@ -14,17 +14,8 @@ def kyc_approved(monkeypatch):
 
 
 @pytest.fixture
-def payment_roles(db):
-    """The staff groups with this app's permissions, whether or not the roles sync has run in this database."""
-    from django.contrib.auth.models import Group, Permission
-
-    from apps.payments.roles import ROLE_PERMISSIONS
-
-    for role, perms in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for dotted in perms:
-            app_label, codename = dotted.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+def payment_roles(synced_roles):
+    """The staff groups with every app's permissions (kept as a name for the tests that ask for it)."""
 
 
 @pytest.fixture
