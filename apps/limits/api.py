@@ -18,6 +18,7 @@ from apps.core.api import MoneyField
 from apps.core.errors import NotFound
 from apps.players.selectors import player_required
 
+from . import services
 from .models import LimitKind, LimitPeriod
 from .selectors import limit_view, protection_overview
 from .services import (
@@ -112,9 +113,9 @@ class LimitApi(APIView):
 class TimeoutApi(APIView):
     @extend_schema_serializer(component_name="TimeoutIn")
     class Input(serializers.Serializer):
-        hours = serializers.IntegerField(min_value=24, max_value=1008)
+        hours = serializers.IntegerField(min_value=services.TIMEOUT_HOURS[0], max_value=services.TIMEOUT_HOURS[1])
 
-    @extend_schema(request=Input, responses=OverviewOut, summary="Take a time-out (24 to 1008 hours); it cannot be lifted early")
+    @extend_schema(request=Input, responses=OverviewOut, summary="Take a time-out (%d to %d hours); it cannot be lifted early" % services.TIMEOUT_HOURS)
     def post(self, request):
         player = _player(request)
         data = self.Input(data=request.data)
@@ -126,7 +127,7 @@ class TimeoutApi(APIView):
 class SelfExclusionApi(APIView):
     @extend_schema_serializer(component_name="SelfExclusionIn")
     class Input(serializers.Serializer):
-        months = serializers.ChoiceField(choices=[6, 12, 60], required=False, allow_null=True)
+        months = serializers.ChoiceField(choices=list(services.SELF_EXCLUSION_MONTHS), required=False, allow_null=True)
         permanent = serializers.BooleanField(required=False, default=False)
 
         def validate(self, attrs):
@@ -149,9 +150,11 @@ class SelfExclusionApi(APIView):
 class RealityCheckApi(APIView):
     @extend_schema_serializer(component_name="RealityCheckIn")
     class Input(serializers.Serializer):
-        minutes = serializers.IntegerField(min_value=15, max_value=240, allow_null=True)
+        minutes = serializers.IntegerField(
+            min_value=services.REALITY_CHECK_MINUTES[0], max_value=services.REALITY_CHECK_MINUTES[1], allow_null=True
+        )
 
-    @extend_schema(request=Input, responses=OverviewOut, summary="Set the reality-check interval (15 to 240 minutes, null for off)")
+    @extend_schema(request=Input, responses=OverviewOut, summary="Set the reality-check interval (%d to %d minutes, null for off)" % services.REALITY_CHECK_MINUTES)
     def post(self, request):
         player = _player(request)
         data = self.Input(data=request.data)
