@@ -31,6 +31,9 @@ from .services import (
     timeout_start,
 )
 
+_TIMEOUT_SUMMARY = "Take a time-out ({} to {} hours); it cannot be lifted early".format(*services.TIMEOUT_HOURS)
+_REALITY_CHECK_SUMMARY = "Set the reality-check interval ({} to {} minutes, null for off)".format(*services.REALITY_CHECK_MINUTES)
+
 
 @extend_schema_field(OpenApiTypes.STR)
 class Amount(MoneyField):
@@ -115,7 +118,7 @@ class TimeoutApi(APIView):
     class Input(serializers.Serializer):
         hours = serializers.IntegerField(min_value=services.TIMEOUT_HOURS[0], max_value=services.TIMEOUT_HOURS[1])
 
-    @extend_schema(request=Input, responses=OverviewOut, summary="Take a time-out (%d to %d hours); it cannot be lifted early" % services.TIMEOUT_HOURS)
+    @extend_schema(request=Input, responses=OverviewOut, summary=_TIMEOUT_SUMMARY)
     def post(self, request):
         player = _player(request)
         data = self.Input(data=request.data)
@@ -154,7 +157,7 @@ class RealityCheckApi(APIView):
             min_value=services.REALITY_CHECK_MINUTES[0], max_value=services.REALITY_CHECK_MINUTES[1], allow_null=True
         )
 
-    @extend_schema(request=Input, responses=OverviewOut, summary="Set the reality-check interval (%d to %d minutes, null for off)" % services.REALITY_CHECK_MINUTES)
+    @extend_schema(request=Input, responses=OverviewOut, summary=_REALITY_CHECK_SUMMARY)
     def post(self, request):
         player = _player(request)
         data = self.Input(data=request.data)
