@@ -12,9 +12,9 @@ import random
 import pytest
 
 from apps.core.errors import IdempotencyConflict, InsufficientFunds
-from apps.ledger import services
+from apps.ledger import engine, services
 from apps.ledger.checks import verify_ledger
-from apps.ledger.models import AccountKind, Entry, LedgerTransaction, TransactionKind
+from apps.ledger.models import Account, AccountKind, Entry, LedgerTransaction, TransactionKind
 from apps.ledger.selectors import wallet_balances
 
 from .conftest import eur, run_together
@@ -130,14 +130,14 @@ def test_cross_ordered_postings_on_many_wallets_never_deadlock(make_player, fund
     assert results == [rounds] * 16, [r for r in results if r != rounds]
     assert LedgerTransaction.objects.count() == len(players) + 16 * rounds
     # Money was only moved around: the players' cash plus the house side still sums to zero.
-    assert sum(services.Account.objects.values_list("balance", flat=True)) == 0
+    assert sum(Account.objects.values_list("balance", flat=True)) == 0
     report = verify_ledger()
     assert report.ok, report.breaches
 
 
 def test_a_crash_half_way_in_some_threads_leaves_no_trace_of_them(player, fund, monkeypatch):
     fund(player, "100.00")
-    write = services._write
+    write = engine._write
 
     def write_then_crash_on_odd_rounds(values, amounts):
         result = write(values, amounts)
@@ -145,7 +145,7 @@ def test_a_crash_half_way_in_some_threads_leaves_no_trace_of_them(player, fund, 
             raise RuntimeError("process killed after the rows were written, before COMMIT")
         return result
 
-    monkeypatch.setattr(services, "_write", write_then_crash_on_odd_rounds)
+    monkeypatch.setattr(engine, "_write", write_then_crash_on_odd_rounds)
 
     def stake(i: int):
         return services.bet_post(player=player, amount=eur("1.00"), idempotency_key=f"crash:{i}", reference=f"round:{i}")

@@ -5,9 +5,9 @@ from django.db import DatabaseError, connection, transaction
 
 from apps.core.errors import IdempotencyConflict, InsufficientFunds, ValidationFailed
 from apps.core.money import Money
-from apps.ledger import services
+from apps.ledger import engine, services
 from apps.ledger.checks import verify_ledger
-from apps.ledger.models import AccountKind, Entry, LedgerTransaction, TransactionKind
+from apps.ledger.models import Account, AccountKind, Entry, LedgerTransaction, TransactionKind
 from apps.ledger.selectors import wallet_balances
 
 
@@ -70,13 +70,13 @@ def test_wrong_currency_is_refused(player):
 
 def test_exception_half_way_leaves_no_entries(player, monkeypatch):
     """A crash after the rows are written and before the commit leaves nothing behind."""
-    write = services._write
+    write = engine._write
 
     def explode(*args, **kwargs):
         write(*args, **kwargs)
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(services, "_write", explode)
+    monkeypatch.setattr(engine, "_write", explode)
     with pytest.raises(RuntimeError):
         services.deposit_post(player=player, amount=eur("10.00"), idempotency_key="crash", reference="d")
     assert not LedgerTransaction.objects.exists()
@@ -119,7 +119,7 @@ def test_orm_update_of_entry_is_refused_too(player):
 def test_verify_ledger_detects_a_tampered_cache(player, fund):
     fund(player, "10.00")
     assert verify_ledger().ok
-    services.Account.objects.filter(player=player, kind=AccountKind.PLAYER_CASH).update(balance=99999)
+    Account.objects.filter(player=player, kind=AccountKind.PLAYER_CASH).update(balance=99999)
     report = verify_ledger()
     assert not report.ok
     assert any("caches 99999" in breach for breach in report.breaches)
@@ -146,8 +146,8 @@ def test_posted_entries_carry_ids_and_running_balances(player, fund):
 def test_a_posting_to_a_missing_account_posts_nothing(player, fund):
     fund(player, "10.00")
     cash = services.player_accounts(player=player).cash
-    ghost = services.Account(pk=10**12, kind=AccountKind.HOUSE_GAME_REVENUE, currency="EUR")
-    with pytest.raises(services.Account.DoesNotExist):
+    ghost = Account(pk=10**12, kind=AccountKind.HOUSE_GAME_REVENUE, currency="EUR")
+    with pytest.raises(Account.DoesNotExist):
         services.transaction_post(
             kind=TransactionKind.BET, idempotency_key="ghost", postings=[services.Posting(cash, -100), services.Posting(ghost, 100)]
         )
@@ -157,7 +157,7 @@ def test_a_posting_to_a_missing_account_posts_nothing(player, fund):
 
 def test_the_step_by_step_write_path_behaves_the_same(player, monkeypatch, staff_user):
     """The path SQLite (the embedded demo database) takes, run here on PostgreSQL."""
-    monkeypatch.setattr(services, "_single_statement", lambda: False)
+    monkeypatch.setattr(engine, "_single_statement", lambda: False)
     deposit = services.deposit_post(player=player, amount=eur("10.00"), idempotency_key="d", reference="deposit:1")
     assert sorted((e.amount, e.balance_after) for e in deposit.posted_entries) == [(-1000, -1000), (1000, 1000)]
     assert all(e.pk for e in deposit.posted_entries)
@@ -187,7 +187,7 @@ def test_house_accounts_are_sharded_by_player_and_sum_up(make_player, fund):
             .values_list("account__shard", flat=True)
         )
         assert shards == {services.counterparty_shard(player)}
-    house = services.Account.objects.filter(player__isnull=True, kind=AccountKind.HOUSE_GAME_REVENUE)
+    house = Account.objects.filter(player__isnull=True, kind=AccountKind.HOUSE_GAME_REVENUE)
     assert house.count() == COUNTERPARTY_SHARDS
     assert system_balance(kind=AccountKind.HOUSE_GAME_REVENUE, currency="EUR") == eur(f"{3 * len(players)}.00")
     assert system_balance(kind=AccountKind.PSP_CLEARING, currency="EUR") == eur(f"-{10 * len(players)}.00")
@@ -199,7 +199,7 @@ def test_a_player_account_cannot_be_sharded(player):
 
     cash = services.player_accounts(player=player).cash
     with pytest.raises(IntegrityError), transaction.atomic():
-        services.Account.objects.filter(pk=cash.pk).update(shard=1)
+        Account.objects.filter(pk=cash.pk).update(shard=1)
     with pytest.raises(ValueError, match="outside"):
         services.system_account(kind=AccountKind.HOUSE_GAME_REVENUE, currency="EUR", shard=10**4)
 

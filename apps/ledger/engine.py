@@ -1,0 +1,431 @@
+"""The posting engine: the only code that moves money. The named postings (services.py) ask it to post.
+
+On PostgreSQL a posting is two statements inside the caller's transaction: one locks the player's
+accounts (and finds the house account), then, after the balance check on the locked values, one
+inserts the transaction row (the idempotency gate), moves the cached balances and appends the
+entries. The SQL is written by hand on this path on purpose: it runs for every stake and win, and
+building the same queries through the ORM cost more CPU than PostgreSQL spent executing them
+(scripts/bench.py measures it). Other databases (the SQLite demo) take the same steps one by one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial, wraps
+
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.dispatch import Signal
+
+from apps.core import clock
+from apps.core.errors import IdempotencyConflict, InsufficientFunds, ValidationFailed
+from apps.core.money import Money
+
+from .models import COUNTERPARTY_SHARDS, PLAYER_KINDS, Account, AccountKind, Entry, LedgerTransaction, TransactionKind
+
+# Sent once the posting has committed (never for a rolled-back one); receivers get transaction_id.
+transaction_posted = Signal()
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: Account
+    amount: int  # signed minor units; positive credits the account
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerAccounts:
+    cash: Account
+    bonus: Account
+    hold: Account
+
+
+WALLET_KINDS = (AccountKind.PLAYER_CASH, AccountKind.PLAYER_BONUS, AccountKind.PLAYER_HOLD)
+_TRANSACTION_KINDS = frozenset(TransactionKind.values)
+
+
+def posting_atomic(func):
+    """Every posting is atomic; a caller that composes it into its own transaction may pass savepoint=False.
+
+    A savepoint costs two round trips on every stake and win. An orchestrator that lets any error of the
+    posting end its whole transaction (games.stake_place does) needs none; the default keeps one, so a caller
+    that catches a refusal (an admin loop, a test) can carry on in the same transaction.
+    """
+
+    @wraps(func)
+    def posting(*args, savepoint: bool = True, **kwargs):
+        with transaction.atomic(savepoint=savepoint):
+            return func(*args, **kwargs)
+
+    return posting
+
+
+# --- Accounts -----------------------------------------------------------------------------------
+
+
+def _get_or_create_account(*, player_id: int | None, kind: str, currency: str, shard: int = 0) -> Account:
+    account = Account.objects.filter(player_id=player_id, kind=kind, currency=currency, shard=shard).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return Account.objects.create(player_id=player_id, kind=kind, currency=currency, shard=shard)
+    except IntegrityError:
+        # Another request opened it first; the unique constraint guarantees there is one.
+        return Account.objects.get(player_id=player_id, kind=kind, currency=currency, shard=shard)
+
+
+def system_account(*, kind: str, currency: str, shard: int = 0) -> Account:
+    """One shard of a house account (models.COUNTERPARTY_SHARDS), opened on first use.
+
+    The house's balance of a kind is the sum of its shards: selectors.system_balance.
+    """
+    if kind in PLAYER_KINDS:
+        raise ValueError(f"{kind} is a player account kind.")
+    if not 0 <= shard < COUNTERPARTY_SHARDS:
+        raise ValueError(f"Shard {shard} is outside 0..{COUNTERPARTY_SHARDS - 1}.")
+    return _get_or_create_account(player_id=None, kind=kind, currency=currency, shard=shard)
+
+
+def counterparty_shard(player) -> int:
+    """The house shard a player's postings use: always the same one, so they stay in posting order."""
+    return player.pk % COUNTERPARTY_SHARDS
+
+
+def player_accounts(*, player) -> PlayerAccounts:
+    """The player's cash, bonus and hold accounts in their wallet currency, opened on first use."""
+    by_kind = {a.kind: a for a in Account.objects.filter(player_id=player.pk, currency=player.currency)}
+    for kind in WALLET_KINDS:
+        if kind not in by_kind:
+            by_kind[kind] = _get_or_create_account(player_id=player.pk, kind=kind, currency=player.currency)
+    return PlayerAccounts(
+        cash=by_kind[AccountKind.PLAYER_CASH], bonus=by_kind[AccountKind.PLAYER_BONUS], hold=by_kind[AccountKind.PLAYER_HOLD]
+    )
+
+
+# --- The posting engine --------------------------------------------------------------------------
+
+
+def _fingerprint(kind: str, postings: Sequence[Posting], reference: str) -> str:
+    canonical = json.dumps([kind, sorted((p.account.pk, p.amount) for p in postings), reference], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _validate(postings: Sequence[Posting]) -> None:
+    if len(postings) < 2:
+        raise ValidationFailed("A transaction needs at least two entries.")
+    per_currency: dict[str, int] = defaultdict(int)
+    seen: set[int] = set()
+    for posting in postings:
+        if isinstance(posting.amount, bool) or not isinstance(posting.amount, int):
+            raise TypeError("Posting amounts are integer minor units.")
+        if posting.amount == 0:
+            raise ValidationFailed("A posting cannot be zero.")
+        if posting.account.pk is None:
+            raise ValueError("Postings need saved accounts.")
+        if posting.account.pk in seen:
+            raise ValidationFailed("An account appears twice in one transaction.")
+        seen.add(posting.account.pk)
+        per_currency[posting.account.currency] += posting.amount
+    unbalanced = {currency: total for currency, total in per_currency.items() if total != 0}
+    if unbalanced:
+        raise ValidationFailed("The transaction does not balance.", details={"unbalanced": unbalanced})
+
+
+def _replay(idempotency_key: str, fingerprint: str) -> LedgerTransaction:
+    existing = LedgerTransaction.objects.get(idempotency_key=idempotency_key)
+    if existing.fingerprint != fingerprint:
+        raise IdempotencyConflict(details={"idempotency_key": idempotency_key})
+    existing.replayed = True
+    return existing
+
+
+def _for_update(of: str = "") -> str:
+    # SQLite has no row locks: its IMMEDIATE transactions already serialise every writer.
+    if not connection.features.has_select_for_update:
+        return ""
+    return f" FOR UPDATE OF {of}" if of else " FOR UPDATE"
+
+
+def _lock(ids: Sequence[int]) -> dict[int, int]:
+    """SELECT ... FOR UPDATE in id order; returns {id: balance} as it stands under the lock."""
+    if not ids:
+        return {}
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, balance FROM ledger_account WHERE id IN ({placeholders}) ORDER BY id{_for_update()}",  # noqa: S608 - placeholders only
+            list(ids),
+        )
+        locked = dict(cursor.fetchall())
+    if len(locked) != len(ids):
+        raise Account.DoesNotExist(f"Ledger accounts {sorted(set(ids) - set(locked))} do not exist.")
+    return locked
+
+
+_INSERT_TRANSACTION = """
+INSERT INTO ledger_ledgertransaction (kind, idempotency_key, fingerprint, reference, reason, metadata, created_by_id, created_at)
+VALUES (%(kind)s, %(idempotency_key)s, %(fingerprint)s, %(reference)s, %(reason)s, %(metadata)s, %(created_by_id)s, %(created_at)s)
+ON CONFLICT (idempotency_key) DO NOTHING"""
+
+def _insert_transaction(values: dict) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING: a concurrent twin waits on the unique index, then yields.
+
+    Returns the new id, or None when the idempotency key already exists. No savepoint is
+    needed, so a posting nested in a caller's transaction never poisons it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_TRANSACTION + " RETURNING id", values)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+# PostgreSQL does the whole write in one statement: the transaction row (the idempotency gate),
+# the balances and the entries. A replay inserts no row, so nothing else moves and no row returns.
+# The busy counterparty (house revenue, PSP clearing) is locked here, by the UPDATE, and held for
+# one round trip until COMMIT.
+_POST_POSTGRESQL = """
+WITH txn AS (
+    INSERT INTO ledger_ledgertransaction (kind, idempotency_key, fingerprint, reference, reason, metadata, created_by_id, created_at)
+    VALUES (%(kind)s, %(idempotency_key)s, %(fingerprint)s, %(reference)s, %(reason)s, %(metadata)s, %(created_by_id)s, %(created_at)s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), moved AS (
+    UPDATE ledger_account AS account
+    SET balance = account.balance + posting.amount
+    FROM txn, unnest(%(account_ids)s::bigint[], %(amounts)s::bigint[]) AS posting(account_id, amount)
+    WHERE account.id = posting.account_id
+    RETURNING txn.id AS transaction_id, account.id AS account_id, posting.amount, account.balance
+), entries AS (
+    INSERT INTO ledger_entry (transaction_id, account_id, amount, balance_after, kind, created_at)
+    SELECT transaction_id, account_id, amount, balance, %(kind)s, %(created_at)s FROM moved ORDER BY account_id
+    RETURNING transaction_id, id, account_id, balance_after
+)
+SELECT txn.id, entries.id, entries.account_id, entries.balance_after FROM txn LEFT JOIN entries ON entries.transaction_id = txn.id
+"""
+
+
+def _single_statement() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _write(values: dict, amounts: dict[int, int]) -> tuple[int | None, list[tuple[int | None, int, int]]]:
+    """Insert the transaction row and, unless it is a replay, move the balances and append the entries.
+
+    Returns (transaction id or None for a replay, [(entry id, account id, balance after)]).
+    """
+    ids = sorted(amounts)
+    with connection.cursor() as cursor:
+        if _single_statement():
+            cursor.execute(_POST_POSTGRESQL, {**values, "account_ids": ids, "amounts": [amounts[pk] for pk in ids]})
+            rows = cursor.fetchall()
+            if not rows:
+                return None, []
+            return rows[0][0], [(entry_id, pk, balance) for _, entry_id, pk, balance in rows if entry_id is not None]
+        # Step by step elsewhere (SQLite: the embedded demo database, whose writers are serialised anyway).
+        cursor.execute(_INSERT_TRANSACTION + " RETURNING id", values)
+        row = cursor.fetchone()
+        if row is None:
+            return None, []
+        moved = []
+        for pk in ids:
+            cursor.execute("UPDATE ledger_account SET balance = balance + %s WHERE id = %s RETURNING balance", [amounts[pk], pk])
+            balance = cursor.fetchone()
+            if balance is not None:
+                moved.append((None, pk, balance[0]))
+        return row[0], moved
+
+
+def _post_locked(
+    *,
+    kind: str,
+    idempotency_key: str,
+    postings: Sequence[Posting],
+    locked: dict[int, int],
+    reference: str,
+    reason: str,
+    actor,
+    metadata: dict | None,
+) -> LedgerTransaction:
+    """Post, once every player account of the postings is locked; `locked` holds their balances."""
+    if kind not in _TRANSACTION_KINDS:
+        raise ValidationFailed(f"Unknown transaction kind {kind!r}.")
+    if not idempotency_key or len(idempotency_key) > 160:
+        raise ValidationFailed("An idempotency key of 1 to 160 characters is required.")
+    fingerprint = _fingerprint(kind, postings, reference)
+    now = clock.now()
+    metadata = metadata or {}
+    values = {
+        "kind": kind,
+        "idempotency_key": idempotency_key,
+        "fingerprint": fingerprint,
+        "reference": reference,
+        "reason": reason,
+        "metadata": connection.ops.adapt_json_value(metadata, None),
+        "created_by_id": actor.pk if actor is not None else None,
+        "created_at": connection.ops.adapt_datetimefield_value(now),
+    }
+
+    # Checked against the balances read under the lock, which no one else can change before we commit.
+    shortfalls: dict[str, str] = {}
+    for posting in postings:
+        if posting.account.kind in PLAYER_KINDS and locked[posting.account.pk] + posting.amount < 0:
+            shortfalls[posting.account.kind] = str(Money.from_minor(locked[posting.account.pk], posting.account.currency))
+    if shortfalls:
+        # Only a replay passes: its first answer stands even if the balance has moved since.
+        if _insert_transaction(values) is None:
+            return _replay(idempotency_key, fingerprint)
+        # Raising rolls back the transaction row just inserted: nothing is left behind.
+        raise InsufficientFunds(details={"available": shortfalls})
+
+    amounts = {p.account.pk: p.amount for p in postings}
+    txn_id, moved = _write(values, amounts)
+    if txn_id is None:
+        return _replay(idempotency_key, fingerprint)
+    if len(moved) != len(amounts):
+        raise Account.DoesNotExist(f"Ledger accounts {sorted(set(amounts) - {pk for _, pk, _ in moved})} do not exist.")
+    entries = [
+        Entry(id=entry_id, transaction_id=txn_id, account_id=pk, amount=amounts[pk], balance_after=balance, kind=kind, created_at=now)
+        for entry_id, pk, balance in moved
+    ]
+    if not _single_statement():
+        entries = Entry.objects.bulk_create(entries)
+    for entry in entries:
+        entry._state.adding = False
+        entry._state.db = DEFAULT_DB_ALIAS
+
+    txn = LedgerTransaction(
+        pk=txn_id,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        reference=reference,
+        reason=reason,
+        metadata=metadata,
+        created_by=actor,
+        created_at=now,
+    )
+    txn._state.adding = False
+    txn._state.db = DEFAULT_DB_ALIAS
+    txn.replayed = False
+    txn.posted_entries = entries
+    transaction.on_commit(partial(transaction_posted.send_robust, sender=LedgerTransaction, transaction_id=txn_id))
+    return txn
+
+
+@posting_atomic
+def transaction_post(
+    *,
+    kind: str,
+    idempotency_key: str,
+    postings: Sequence[Posting],
+    reference: str = "",
+    reason: str = "",
+    actor=None,
+    metadata: dict | None = None,
+) -> LedgerTransaction:
+    """Post one balanced transaction, or nothing at all.
+
+    Locks every touched account in one stable order, so two postings never wait on each other in
+    a cycle: player accounts by id (SELECT ... FOR UPDATE, their balances are checked against the
+    locked values), then counterparty accounts by id. A single counterparty is locked by the
+    UPDATE that moves its balance, as late as possible: house revenue and PSP clearing take part
+    in every stake and deposit, and holding them longer would serialise all players. Entries and
+    cached balances are written in the same transaction. Replaying a key returns the original
+    transaction (with `.replayed = True`) and posts nothing.
+    """
+    _validate(postings)
+    player_ids = sorted(p.account.pk for p in postings if p.account.kind in PLAYER_KINDS)
+    counterparty_ids = sorted(p.account.pk for p in postings if p.account.kind not in PLAYER_KINDS)
+    locked = _lock(player_ids)
+    if len(counterparty_ids) > 1:
+        _lock(counterparty_ids)
+    return _post_locked(
+        kind=kind,
+        idempotency_key=idempotency_key,
+        postings=postings,
+        locked=locked,
+        reference=reference,
+        reason=reason,
+        actor=actor,
+        metadata=metadata,
+    )
+
+
+# --- A player's wallet: lock it and post against one house account ------------------------------
+
+
+_LOCK_WALLET = """
+SELECT account.id, account.kind, account.balance,
+       (SELECT house.id FROM ledger_account AS house
+        WHERE house.player_id IS NULL AND house.kind = %s AND house.currency = %s AND house.shard = %s)
+FROM ledger_account AS account
+WHERE account.player_id = %s AND account.currency = %s
+ORDER BY account.id"""
+
+
+def _lock_wallet(player, counterparty_kind: str | None) -> tuple[dict[str, Account], Account | None]:
+    """Lock the player's wallet accounts (by id) and find the counterparty's shard (unlocked) in one round trip.
+
+    Locking all three of the player's accounts, not only the touched ones, costs nothing (they are
+    this player's alone) and saves looking their ids up first. Missing accounts are opened on first use.
+    """
+    sql = _LOCK_WALLET + _for_update(of="account")
+    shard = counterparty_shard(player)
+    fields = ["id", "player_id", "kind", "currency", "shard", "balance"]  # in the model's field order
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [counterparty_kind, player.currency, shard, player.pk, player.currency])
+            rows = cursor.fetchall()
+        wallet = {
+            kind: Account.from_db(DEFAULT_DB_ALIAS, fields, [pk, player.pk, kind, player.currency, 0, balance])
+            for pk, kind, balance, _ in rows
+        }
+        counterparty_id = rows[0][3] if rows else None
+        if len(wallet) == len(WALLET_KINDS) and (counterparty_kind is None or counterparty_id is not None):
+            counterparty = None
+            if counterparty_kind is not None:
+                counterparty = Account.from_db(
+                    DEFAULT_DB_ALIAS,
+                    ["id", "player_id", "kind", "currency", "shard"],
+                    [counterparty_id, None, counterparty_kind, player.currency, shard],
+                )
+            return wallet, counterparty
+        # The wallet's first posting: open what is missing, then lock.
+        player_accounts(player=player)
+        if counterparty_kind is not None:
+            system_account(kind=counterparty_kind, currency=player.currency, shard=shard)
+    raise Account.DoesNotExist(f"Could not open the ledger accounts of player {player.pk}.")  # pragma: no cover
+
+
+def player_post(
+    *,
+    player,
+    kind: str,
+    idempotency_key: str,
+    legs: dict[str, int],
+    counterparty_kind: str | None = None,
+    reference: str = "",
+    reason: str = "",
+    actor=None,
+    metadata: dict | None = None,
+) -> LedgerTransaction:
+    """Post amounts on the player's own accounts, balanced by one house account (or by each other)."""
+    wallet, counterparty = _lock_wallet(player, counterparty_kind)
+    postings = [Posting(wallet[account_kind], amount) for account_kind, amount in legs.items()]
+    if counterparty is not None:
+        postings.append(Posting(counterparty, -sum(legs.values())))
+    _validate(postings)
+    return _post_locked(
+        kind=kind,
+        idempotency_key=idempotency_key,
+        postings=postings,
+        locked={account.pk: account.balance for account in wallet.values()},
+        reference=reference,
+        reason=reason,
+        actor=actor,
+        metadata=metadata,
+    )
