@@ -91,6 +91,20 @@ def withdrawal_payout_post(*, player, amount: Money, idempotency_key: str, refer
     )
 
 
+def _game_post(*, kind: str, sign: int, player, amount: Money, idempotency_key: str, reference: str, metadata) -> LedgerTransaction:
+    """Stakes, payouts and rollbacks all move the player's cash against their shard of house game revenue."""
+    _player_money(player, amount)
+    return player_post(
+        player=player,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        legs={AccountKind.PLAYER_CASH: sign * amount.minor},
+        counterparty_kind=AccountKind.HOUSE_GAME_REVENUE,
+        reference=reference,
+        metadata=metadata,
+    )
+
+
 @posting_atomic
 def bet_post(*, player, amount: Money, idempotency_key: str, reference: str, metadata=None) -> LedgerTransaction:
     """A stake: player cash to house game revenue.
@@ -98,13 +112,12 @@ def bet_post(*, player, amount: Money, idempotency_key: str, reference: str, met
     The ledger knows nothing of why a stake is allowed: the caller (games.services.stake_place) runs the
     responsible-gaming check in the same transaction first.
     """
-    _player_money(player, amount)
-    return player_post(
-        player=player,
+    return _game_post(
         kind=TransactionKind.BET,
+        sign=-1,
+        player=player,
+        amount=amount,
         idempotency_key=idempotency_key,
-        legs={AccountKind.PLAYER_CASH: -amount.minor},
-        counterparty_kind=AccountKind.HOUSE_GAME_REVENUE,
         reference=reference,
         metadata=metadata,
     )
@@ -113,13 +126,12 @@ def bet_post(*, player, amount: Money, idempotency_key: str, reference: str, met
 @posting_atomic
 def win_post(*, player, amount: Money, idempotency_key: str, reference: str, metadata=None) -> LedgerTransaction:
     """A payout (stake included): house game revenue to player cash."""
-    _player_money(player, amount)
-    return player_post(
-        player=player,
+    return _game_post(
         kind=TransactionKind.WIN,
+        sign=1,
+        player=player,
+        amount=amount,
         idempotency_key=idempotency_key,
-        legs={AccountKind.PLAYER_CASH: amount.minor},
-        counterparty_kind=AccountKind.HOUSE_GAME_REVENUE,
         reference=reference,
         metadata=metadata,
     )
@@ -128,13 +140,12 @@ def win_post(*, player, amount: Money, idempotency_key: str, reference: str, met
 @posting_atomic
 def rollback_post(*, player, amount: Money, idempotency_key: str, reference: str, metadata=None) -> LedgerTransaction:
     """A cancelled bet: the stake returns from house game revenue to the player's cash."""
-    _player_money(player, amount)
-    return player_post(
-        player=player,
+    return _game_post(
         kind=TransactionKind.ROLLBACK,
+        sign=1,
+        player=player,
+        amount=amount,
         idempotency_key=idempotency_key,
-        legs={AccountKind.PLAYER_CASH: amount.minor},
-        counterparty_kind=AccountKind.HOUSE_GAME_REVENUE,
         reference=reference,
         metadata=metadata,
     )
