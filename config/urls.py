@@ -25,4 +25,5 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
 ]
 
+handler400 = "apps.core.api.api_bad_request"
 handler500 = "apps.core.api.api_server_error"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
@@ -63,6 +64,9 @@ def _flatten(value: Any) -> Any:
     return str(value)
 
 
+TOO_LARGE_MESSAGE = "The request body is too large."
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Map every error to {"error": {code, message, details}} with the status API.md gives it."""
     headers: dict[str, str] = {}
@@ -72,6 +76,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, drf_exceptions.ValidationError):
         status, body = 400, error_body("validation_error", "Some fields are not valid.", _validation_details(exc.detail))
+    elif isinstance(exc, RequestDataTooBig):
+        status, body = 400, error_body("validation_error", TOO_LARGE_MESSAGE, {"body": [TOO_LARGE_MESSAGE]})
+    elif isinstance(exc, SuspiciousOperation):
+        status, body = 400, error_body("validation_error", "The request is malformed.")
     elif isinstance(exc, drf_exceptions.ParseError):
         status, body = 400, error_body("validation_error", str(exc.detail))
     elif isinstance(exc, InvalidToken | TokenError):
@@ -100,6 +108,18 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 def api_not_found(request, *args, **kwargs) -> JsonResponse:
     """JSON 404 for any unknown path under /api/, whatever the method (no CSRF page for API clients)."""
     return JsonResponse(error_body("not_found", "No such endpoint."), status=404)
+
+
+def api_bad_request(request, exception=None, *args, **kwargs):
+    """handler400: a request Django refuses before any view (e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE)
+    gets the error shape under /api/ instead of Django's HTML page; the admin keeps Django's page."""
+    if request.path.startswith("/api/"):
+        if isinstance(exception, RequestDataTooBig):
+            return JsonResponse(error_body("validation_error", TOO_LARGE_MESSAGE, {"body": [TOO_LARGE_MESSAGE]}), status=400)
+        return JsonResponse(error_body("validation_error", "The request is malformed."), status=400)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
 
 
 def api_server_error(request, *args, **kwargs):
@@ -140,10 +160,24 @@ class MoneyField(serializers.Field):
 
 
 class NewestFirstPagination(CursorPagination):
+    """Newest first by id. A cursor is client input: one whose position is not an id is a 404, as DRF
+    answers any other invalid cursor (a position like "x" used to reach the database and answer 500)."""
+
     page_size = 50
     max_page_size = 200
     page_size_query_param = "page_size"
     ordering = "-id"
+
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                position = int(cursor.position)
+            except (TypeError, ValueError):
+                raise drf_exceptions.NotFound(self.invalid_cursor_message) from None
+            if not -(2**63) <= position < 2**63:
+                raise drf_exceptions.NotFound(self.invalid_cursor_message)
+        return cursor
 
 
 _KEY_RE = re.compile(r"^[\x21-\x7e]{1,64}$")

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from apps.core.api import MoneyField, NewestFirstPagination, error_response, idempotent_response
 from apps.core.api import idempotency_key as request_idempotency_key
 from apps.core.errors import InvalidCredentials, NotAuthenticated, ValidationFailed
+from apps.core.http import client_ip
 from apps.core.money import format_amount
 from apps.ledger import selectors as ledger_selectors
 from apps.ledger.models import TransactionKind
@@ -44,10 +45,6 @@ def _error(description: str) -> OpenApiResponse:
 
 def _player(request):
     return player_required(request.user, what="a wallet")
-
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class _WalletInput(serializers.Serializer):
@@ -179,7 +176,7 @@ class DepositCreateApi(APIView):
 
         def action() -> tuple[int, dict]:
             deposit = services.deposit_create(
-                player=player, amount=data["amount"], method=data["method"], idempotency_key=key, ip_address=_client_ip(request)
+                player=player, amount=data["amount"], method=data["method"], idempotency_key=key, ip_address=client_ip(request)
             )
             return 201, dict(DepositOut(deposit).data)
 
@@ -207,7 +204,7 @@ class WithdrawalCreateApi(APIView):
 
         def action() -> tuple[int, dict]:
             withdrawal = services.withdrawal_request(
-                player=player, amount=data["amount"], idempotency_key=key, ip_address=_client_ip(request)
+                player=player, amount=data["amount"], idempotency_key=key, ip_address=client_ip(request)
             )
             return 201, dict(WithdrawalOut(withdrawal).data)
 

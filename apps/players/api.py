@@ -11,17 +11,16 @@ Decisions beyond API.md:
 
 from __future__ import annotations
 
-import ipaddress
-
 from django.contrib.auth import authenticate, user_logged_in
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
 from apps.core.api import error_response
 from apps.core.errors import InvalidCredentials, NotFound, RateLimited
+from apps.core.http import client_ip
+from apps.core.throttling import AnonRateThrottle, ScopedRateThrottle
 
 from .auth import lockout_retry_after
 from .models import Device
@@ -38,15 +37,6 @@ from .services import auth_logout, auth_token_refresh, auth_tokens_issue, player
 
 def _error(description: str) -> OpenApiResponse:
     return error_response(description)
-
-
-def _client_ip(request) -> str | None:
-    """The connecting address. Behind a proxy, the proxy must set REMOTE_ADDR (e.g. uvicorn --proxy-headers)."""
-    raw = request.META.get("REMOTE_ADDR", "")
-    try:
-        return str(ipaddress.ip_address(raw))
-    except ValueError:
-        return None
 
 
 class _AnonymousAuthApi(APIView):
@@ -88,7 +78,7 @@ class RegisterApi(_AnonymousAuthApi):
         fields = dict(data.validated_data)
         header_device = request.headers.get("X-Device-Type", "").upper()
         fields.setdefault("signup_device", header_device if header_device in Device.values else "")
-        player = player_register(**fields, signup_ip=_client_ip(request))
+        player = player_register(**fields, signup_ip=client_ip(request))
         return Response(PlayerSerializer(player).data, status=201)
 
 

@@ -136,7 +136,10 @@ STORAGES = {
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    from apps.core.cache import redis_cache
+
+    # Degrades to "empty" when Redis is unreachable (logged): throttles allow, logins keep working.
+    CACHES = {"default": redis_cache(REDIS_URL)}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -160,11 +163,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        # JSON nested deeper than apps.core.parsers.MAX_JSON_DEPTH is a 400, not a RecursionError.
+        "apps.core.parsers.DepthLimitedJSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
+    # Keyed on apps.core.http.client_ip (TRUSTED_PROXIES), never on a raw X-Forwarded-For header.
+    "DEFAULT_THROTTLE_CLASSES": ["apps.core.throttling.AnonRateThrottle", "apps.core.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="60/min"),
         "user": env("THROTTLE_USER", default="600/min"),
@@ -209,6 +215,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Proxies (CIDRs) whose X-Forwarded-For is believed: only when the socket peer is one of these is the
+# forwarded address the client's (apps.core.http.client_ip). Empty: the peer is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
 # Login lock-out: 5 failures in 15 minutes for one email (API.md).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
@@ -219,6 +229,7 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 # The 15 minutes count from the failure that locked the email; retries during the lock-out do not extend it.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "apps.players.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "apps.core.http.axes_client_ip"
 # API.md locks out by email; per-IP abuse is handled by DRF's anonymous throttles instead.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
@@ -236,6 +247,9 @@ PSP_WEBHOOK_SECRET = env("PSP_WEBHOOK_SECRET", default="sandbox-psp-webhook-secr
 # so production must list only real PSP methods (see production.py).
 PAYMENTS_DEPOSIT_METHODS = env.list("PAYMENTS_DEPOSIT_METHODS", default=["sandbox", "sandbox_async"])
 KYC_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+# A quota per player on stored KYC documents (count and bytes), so one account cannot fill the disk.
+KYC_MAX_DOCUMENTS = env.int("KYC_MAX_DOCUMENTS", default=20)
+KYC_MAX_TOTAL_BYTES = env.int("KYC_MAX_TOTAL_MB", default=50) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 11 * 1024 * 1024
 
 LOGGING = {

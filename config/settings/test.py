@@ -2,6 +2,8 @@
 
 import uuid
 
+from apps.core.cache import redis_cache
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -13,14 +15,8 @@ DATABASES = {
     }
 }
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/1")
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        # One key space per test process, so parallel runs never see each other's throttles.
-        "KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
-    }
-}
+# One key space per test process, so parallel runs never see each other's throttles.
+CACHES = {"default": redis_cache(REDIS_URL, KEY_PREFIX=f"test-{uuid.uuid4().hex[:8]}")}
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
