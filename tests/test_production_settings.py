@@ -57,3 +57,39 @@ def test_production_never_signs_tokens_with_the_development_key():
                          env=_production_env(DJANGO_SECRET_KEY=key), capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith(key)
+
+
+def _production_databases(**overrides: str) -> dict:
+    code = "import json; from django.conf import settings; print(json.dumps(settings.DATABASES['default'], default=str))"
+    out = subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT,
+                         env=_production_env(**overrides), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    return json.loads(out.stdout)
+
+
+def test_the_web_process_is_gunicorn_with_one_connection_per_worker():
+    """uvicorn kept one persistent connection per request thread and ran PostgreSQL out of connections
+    (issue 7); gunicorn's sync workers hold one each (measured with scripts/load_wallet.py)."""
+    web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    assert web.split()[1:3] == ["gunicorn", "config.wsgi:application"]
+    assert "-c config/gunicorn.py" in web
+    namespace: dict = {}
+    exec((ROOT / "config" / "gunicorn.py").read_text(), namespace)
+    assert (namespace["worker_class"], namespace["threads"]) == ("sync", 1)
+    database = _production_databases()
+    assert database["CONN_MAX_AGE"] == 60 and "pool" not in database.get("OPTIONS", {})
+
+
+def test_a_pool_bounds_the_connections_of_an_asgi_process():
+    database = _production_databases(DB_POOL_MAX_SIZE="4")
+    assert database["CONN_MAX_AGE"] == 0  # Django refuses a pool with persistent connections
+    assert database["OPTIONS"]["pool"]["max_size"] == 4
+
+
+def test_the_asgi_application_still_loads_for_websockets():
+    code = "import config.asgi as a; from channels.routing import ProtocolTypeRouter; print(isinstance(a.application, ProtocolTypeRouter))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_production_env(), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"

@@ -2,6 +2,8 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from apps.core.cache import redis_cache
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -35,9 +37,18 @@ PSP_WEBHOOK_SECRET = _required("PSP_WEBHOOK_SECRET")
 _database = env.db_url_config(_required("DATABASE_URL"))
 if _database["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Production runs on PostgreSQL: the ledger's locks and triggers are tested there.")
-DATABASES = {"default": {**_database, "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60), "CONN_HEALTH_CHECKS": True}}
+# The Procfile serves HTTP from gunicorn sync workers: one persistent connection per worker (README, "Web servers").
+# DB_POOL_MAX_SIZE > 0 instead gives each process a psycopg pool of that size (for an ASGI server, whose
+# threads would each keep a connection); Django's pool requires CONN_MAX_AGE = 0.
+_pool_size = env.int("DB_POOL_MAX_SIZE", default=0)
+if _pool_size > 0:
+    _pool = {"min_size": 1, "max_size": _pool_size, "timeout": 10}
+    _database = {**_database, "CONN_MAX_AGE": 0, "OPTIONS": {**_database.get("OPTIONS", {}), "pool": _pool}}
+else:
+    _database = {**_database, "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60), "CONN_HEALTH_CHECKS": True}
+DATABASES = {"default": _database}
 REDIS_URL = _required("REDIS_URL")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CACHES = {"default": redis_cache(REDIS_URL)}
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 CELERY_BROKER_URL = _required("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = False
