@@ -59,6 +59,11 @@ class PlayerProtection(models.Model):
     reactivation_requested_at = models.DateTimeField(
         null=True, blank=True, help_text="The player asked to return after the self-exclusion ended; a one-day cooling-off follows."
     )
+    status_before_exclusion = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="The player's status when the self-exclusion began (active or suspended); the return restores it.",
+    )
     reality_check_minutes = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: reality checks off.")
     session_started_at = models.DateTimeField(null=True, blank=True)
     reality_check_acknowledged_at = models.DateTimeField(null=True, blank=True)

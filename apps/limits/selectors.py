@@ -14,6 +14,7 @@ from django.conf import settings
 from apps.core import clock
 from apps.core.money import Money
 from apps.ledger.selectors import player_cash_flows
+from apps.players.models import PlayerStatus
 
 from .models import PERIOD_LENGTH, Exclusion, ExclusionKind, Limit, LimitKind, PlayerProtection
 
@@ -88,6 +89,19 @@ def reactivation_from(protection: PlayerProtection | None) -> datetime | None:
     if protection is None or protection.reactivation_requested_at is None:
         return None
     return protection.reactivation_requested_at + return_cooling_off()
+
+
+def return_due(protection: PlayerProtection | None, now: datetime) -> bool:
+    """The player asked to return from an ended self-exclusion and the one-day cooling-off has passed."""
+    returns_at = reactivation_from(protection)
+    return returns_at is not None and returns_at <= now and not self_exclusion_active(protection, now)
+
+
+def status_after_return(protection: PlayerProtection) -> str:
+    """The status a return from self-exclusion restores: the one the player had before it (a suspension
+    is not wiped by an exclusion), active when there was none."""
+    before = protection.status_before_exclusion
+    return before if before in (PlayerStatus.ACTIVE, PlayerStatus.SUSPENDED) else PlayerStatus.ACTIVE
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,10 @@ class Player(FSMModelMixin, models.Model):
     @transition(field=status, source=PlayerStatus.SELF_EXCLUDED, target=PlayerStatus.ACTIVE)
     def reactivate(self) -> None: ...
 
+    # The return from a self-exclusion that began while the player was suspended restores the suspension.
+    @transition(field=status, source=PlayerStatus.SELF_EXCLUDED, target=PlayerStatus.SUSPENDED)
+    def return_suspended(self) -> None: ...
+
     @transition(
         field=status,
         source=[PlayerStatus.ACTIVE, PlayerStatus.SUSPENDED, PlayerStatus.SELF_EXCLUDED],

@@ -119,6 +119,13 @@ def player_reactivate(*, player: Player, actor: User | None, reason: str) -> Pla
 
 
 @transaction.atomic
+def player_return_suspended(*, player: Player, actor: User | None, reason: str) -> Player:
+    """Called by apps.limits instead of player_reactivate when the player was suspended before the
+    self-exclusion: an exclusion the player chose must not wipe a suspension staff imposed (e.g. for fraud)."""
+    return _transition(player, "return_suspended", actor=actor, reason=reason)
+
+
+@transaction.atomic
 def player_mark_activated(*, player: Player, actor: User | None = None) -> Player:
     """Record the first positive identity verification (the regulator's activation time); later ones keep it."""
     locked = Player.objects.select_for_update().get(pk=player.pk)

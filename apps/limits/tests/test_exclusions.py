@@ -174,13 +174,21 @@ def test_return_after_the_period_takes_a_request_and_a_one_day_cooling_off(playe
     deposit(player, "1.00")
 
 
-def test_return_completes_at_the_next_check_even_before_the_task(player, clock_at):
+def test_return_applies_at_the_check_before_the_task_but_only_the_task_writes_it(player, clock_at):
     services.self_exclusion_start(player=player, months=6)
     clock_at.move_to(datetime(2025, 9, 3, 12, 0, tzinfo=UTC), tick=False)
     services.self_exclusion_reactivate(player=player)
     clock_at.shift(timedelta(hours=24))
-    deposit(player, "1.00")
+    protection_before = PlayerProtection.history.count()
+    deposit(player, "1.00")  # the return is in force once the cooling-off has passed
+    # protection_check is pure: the deposit wrote no status and no protection history.
+    assert refresh(player).status == "self_excluded"
+    assert PlayerProtection.history.count() == protection_before
+    clock_at.shift(timedelta(hours=2))
+    assert end_expired_exclusions.delay().get() == {"ended": 0, "reactivated": 1}
     assert refresh(player).status == "active"
+    # Recorded as of the end of the cooling-off, when it took effect, not when the task ran.
+    assert Exclusion.objects.get().reactivated_at == datetime(2025, 9, 4, 12, 0, tzinfo=UTC)
 
 
 def test_permanent_self_exclusion_never_ends(player, clock_at):

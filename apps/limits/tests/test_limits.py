@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from apps.core import clock
 from apps.core.errors import LimitExceeded, NotFound, SelfExcluded, ValidationFailed
 from apps.ledger.models import LedgerTransaction
 from apps.ledger.selectors import wallet_balances
@@ -40,7 +41,7 @@ def test_raise_waits_24_hours(player, clock_at):
     limit = set_limit(player, "deposit", "week", "100.00")
     assert limit.amount_minor == 5000
     assert limit.pending_amount_minor == 10000
-    assert limit.pending_from == services.clock.now() + timedelta(hours=24)
+    assert limit.pending_from == clock.now() + timedelta(hours=24)
 
     clock_at.shift(timedelta(hours=23, minutes=59))
     with pytest.raises(LimitExceeded) as refused:
@@ -48,7 +49,10 @@ def test_raise_waits_24_hours(player, clock_at):
     assert refused.value.details["limit"] == "50.00"
 
     clock_at.shift(timedelta(minutes=1))
-    deposit(player, "10.00")
+    deposit(player, "10.00")  # in force once the cooling-off has passed
+    limit.refresh_from_db()
+    assert limit.amount_minor == 5000, "protection_check only reads; the task stores the change"
+    assert services.limit_activate_due() == 1
     limit.refresh_from_db()
     assert limit.amount_minor == 10000 and limit.pending_from is None
     # It took effect when the cooling-off ended, not when we noticed.
@@ -81,7 +85,7 @@ def test_asking_for_the_same_raise_again_does_not_restart_the_clock(player, cloc
     clock_at.shift(timedelta(hours=5))
     assert set_limit(player, "deposit", "day", "80.00").pending_from == first
     # A different raise is a new request: its own 24 hours.
-    assert set_limit(player, "deposit", "day", "90.00").pending_from == services.clock.now() + timedelta(hours=24)
+    assert set_limit(player, "deposit", "day", "90.00").pending_from == clock.now() + timedelta(hours=24)
 
 
 def test_removal_waits_24_hours(player, clock_at):
@@ -93,6 +97,7 @@ def test_removal_waits_24_hours(player, clock_at):
         deposit(player, "10.01")
     clock_at.shift(timedelta(minutes=1))
     deposit(player, "500.00")
+    assert services.limit_activate_due() == 1
     limit.refresh_from_db()
     assert limit.amount_minor is None and not limit.pending_removal
     # The row stays for its history and the regulator's change times.

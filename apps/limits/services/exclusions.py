@@ -1,0 +1,250 @@
+"""Time-outs, self-exclusion and the return from it (UKGC LCCP SR 3.5.3)."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.db import transaction
+from django.db.models import Q
+
+from apps.core import clock
+from apps.core.errors import InvalidState, SelfExcluded, ValidationFailed
+from apps.core.history import save_with_history
+from apps.limits.models import Exclusion, ExclusionEnd, ExclusionKind, PlayerProtection
+from apps.limits.selectors import (
+    latest_self_exclusion,
+    return_cooling_off,
+    return_due,
+    self_exclusion_active,
+    status_after_return,
+    timeout_active,
+)
+from apps.limits.signals import exclusion_started
+from apps.players.models import PlayerStatus
+from apps.players.selectors import player_by_public_id
+from apps.players.services import player_reactivate, player_return_suspended, player_self_exclude
+
+from .lock import exclusion_details, fresh_player, is_int, iso, lock_protection
+
+TIMEOUT_HOURS = (24, 1008)
+SELF_EXCLUSION_MONTHS = (6, 12, 60)
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, calendar.monthrange(year, month)[1]))
+
+
+def _end_open_exclusions(player_id: int, kind: str, *, at: datetime | None, reason: str) -> int:
+    """Close the open history rows of one kind; `at=None` means each ends at its own scheduled end."""
+    ended = 0
+    for row in Exclusion.objects.filter(player_id=player_id, kind=kind, ended_at__isnull=True):
+        row.ended_at = at or row.ends_at
+        row.end_reason = reason
+        save_with_history(row, actor=None, reason=f"{row.get_kind_display()} {ExclusionEnd(reason).label.lower()}")
+        ended += 1
+    return ended
+
+
+def _announce(*, player_id: int, kind: str, until: datetime | None, permanent: bool) -> None:
+    transaction.on_commit(
+        partial(exclusion_started.send_robust, sender=PlayerProtection, player_id=player_id, kind=kind, until=until, permanent=permanent)
+    )
+
+
+@transaction.atomic
+def timeout_start(*, player, hours: int) -> PlayerProtection:
+    """A time-out: no deposit or stake until it ends. A new one may only end later, never sooner."""
+    low, high = TIMEOUT_HOURS
+    if not is_int(hours) or not low <= hours <= high:
+        raise ValidationFailed(details={"hours": [f"Choose a whole number of hours from {low} to {high}."]})
+    protection = lock_protection(player.pk)
+    now = clock.now()
+    until = now + timedelta(hours=hours)
+    if timeout_active(protection, now):
+        if until <= protection.timeout_until:
+            raise InvalidState(
+                "A time-out cannot be shortened or lifted early.",
+                details={"timeout_until": iso(protection.timeout_until)},
+            )
+        _end_open_exclusions(player.pk, ExclusionKind.TIMEOUT, at=now, reason=ExclusionEnd.EXTENDED)
+    else:
+        _end_open_exclusions(player.pk, ExclusionKind.TIMEOUT, at=None, reason=ExclusionEnd.EXPIRED)
+    protection.timeout_until = until
+    save_with_history(protection, actor=player.user, reason=f"Time-out of {hours} hours requested by the player")
+    Exclusion.objects.create(
+        player_id=player.pk,
+        kind=ExclusionKind.TIMEOUT,
+        requested_at=now,
+        starts_at=now,
+        ends_at=until,
+        length=hours,
+        length_unit="hours",
+    )
+    _announce(player_id=player.pk, kind=ExclusionKind.TIMEOUT, until=until, permanent=False)
+    return protection
+
+
+@transaction.atomic
+def self_exclusion_start(*, player, months: int | None = None, permanent: bool = False) -> PlayerProtection:
+    """Self-exclusion for 6, 12 or 60 months, or for good. It can be extended but never ended early, by anyone."""
+    if not isinstance(permanent, bool):
+        raise ValidationFailed(details={"permanent": ["Must be true or false."]})
+    if permanent and months is not None:
+        raise ValidationFailed(details={"months": ["Give either months or permanent, not both."]})
+    if not permanent and (not is_int(months) or months not in SELF_EXCLUSION_MONTHS):
+        raise ValidationFailed(details={"months": [f"Choose one of {', '.join(map(str, SELF_EXCLUSION_MONTHS))} months, or permanent."]})
+    protection = lock_protection(player.pk)
+    now = clock.now()
+    until = None if permanent else _add_months(now, months)
+
+    if self_exclusion_active(protection, now):
+        if protection.self_exclusion_permanent:
+            raise InvalidState("This self-exclusion is permanent already.", details={"permanent": True})
+        if not permanent and until <= protection.self_excluded_until:
+            raise InvalidState(
+                "A self-exclusion cannot be shortened or lifted early.",
+                details={"self_excluded_until": iso(protection.self_excluded_until)},
+            )
+        _end_open_exclusions(player.pk, ExclusionKind.SELF_EXCLUSION, at=now, reason=ExclusionEnd.EXTENDED)
+        starts = protection.self_excluded_from
+    else:
+        _end_open_exclusions(player.pk, ExclusionKind.SELF_EXCLUSION, at=None, reason=ExclusionEnd.EXPIRED)
+        starts = now
+
+    what = "permanent self-exclusion" if permanent else f"self-exclusion for {months} months"
+    protection.self_excluded_from = starts
+    protection.self_excluded_until = until
+    protection.self_exclusion_permanent = permanent
+    # A new exclusion overrides a pending request to return.
+    protection.reactivation_requested_at = None
+    current = fresh_player(player)
+    if current.status != PlayerStatus.SELF_EXCLUDED:
+        # Kept so the return restores it: a suspension must outlive the exclusion.
+        protection.status_before_exclusion = current.status
+    save_with_history(protection, actor=player.user, reason=f"Player asked for {what}")
+    Exclusion.objects.create(
+        player_id=player.pk,
+        kind=ExclusionKind.SELF_EXCLUSION,
+        requested_at=now,
+        starts_at=now,
+        ends_at=until,
+        permanent=permanent,
+        length=months,
+        length_unit="" if permanent else "months",
+    )
+    if current.status != PlayerStatus.SELF_EXCLUDED:
+        player_self_exclude(player=current, actor=player.user, reason=f"Player asked for {what}")
+    _announce(player_id=player.pk, kind=ExclusionKind.SELF_EXCLUSION, until=until, permanent=permanent)
+    return protection
+
+
+def exclusion_end_due(*, now: datetime | None = None) -> int:
+    """End every time-out and fixed-term self-exclusion whose period has passed; returns how many ended.
+
+    Ending a self-exclusion does not make the player active again: that takes the player's own
+    request (self_exclusion_reactivate). One short transaction per player, so one bad row blocks no one.
+    """
+    now = now or clock.now()
+    due = PlayerProtection.objects.filter(
+        Q(timeout_until__lte=now) | Q(self_exclusion_permanent=False, self_excluded_until__lte=now)
+    ).values_list("player_id", flat=True)
+    return sum(_end_expired_for(player_id=player_id, now=now) for player_id in list(due))
+
+
+@transaction.atomic
+def _end_expired_for(*, player_id: int, now: datetime) -> int:
+    return _end_expired_locked(lock_protection(player_id), now)
+
+
+def _end_expired_locked(protection: PlayerProtection, now: datetime) -> int:
+    ended = []
+    if protection.timeout_until is not None and protection.timeout_until <= now:
+        _end_open_exclusions(protection.player_id, ExclusionKind.TIMEOUT, at=None, reason=ExclusionEnd.EXPIRED)
+        protection.timeout_until = None
+        ended.append("time-out")
+    if not protection.self_exclusion_permanent and protection.self_excluded_until is not None and protection.self_excluded_until <= now:
+        _end_open_exclusions(protection.player_id, ExclusionKind.SELF_EXCLUSION, at=None, reason=ExclusionEnd.EXPIRED)
+        protection.self_excluded_from = None
+        protection.self_excluded_until = None
+        ended.append("self-exclusion")
+    if ended:
+        save_with_history(protection, actor=None, reason=f"Period ended: {', '.join(ended)}")
+    return len(ended)
+
+
+@transaction.atomic
+def self_exclusion_reactivate(*, player) -> PlayerProtection:
+    """The player asks to return after the self-exclusion period has ended (positive action, UKGC LCCP SR 3.5.3).
+
+    The status returns to active after the one-day cooling-off; before the period ends nobody,
+    not the player and not staff, can end it.
+    """
+    protection = lock_protection(player.pk)
+    now = clock.now()
+    if self_exclusion_active(protection, now):
+        raise SelfExcluded("The self-exclusion has not ended yet and cannot be lifted early.", details=exclusion_details(protection, now))
+    current = fresh_player(player)
+    if current.status != PlayerStatus.SELF_EXCLUDED:
+        raise InvalidState("This account is not self-excluded.", details={"status": current.status})
+    _end_expired_locked(protection, now)
+    last = latest_self_exclusion(player_id=player.pk)
+    if last is None or last.permanent or last.ended_at is None or last.end_reason != ExclusionEnd.EXPIRED:
+        # E.g. an exclusion imposed outside this app (a national register): no ended period of the player's own.
+        raise InvalidState("There is no ended self-exclusion to return from.")
+    if protection.reactivation_requested_at is not None:
+        return protection
+    protection.reactivation_requested_at = now
+    save_with_history(
+        protection, actor=player.user, reason="Player asked to return after the self-exclusion ended; one-day cooling-off started"
+    )
+    last.reactivation_requested_at = now
+    save_with_history(last, actor=player.user, reason="Player asked to return")
+    return protection
+
+
+def _complete_reactivation_locked(protection: PlayerProtection, player, now: datetime):
+    """Store a return whose cooling-off has passed: the status the player had before the exclusion
+    comes back (active, or a suspension staff imposed). Returns the updated player or None.
+
+    The return took effect when the cooling-off ended (protection_check already lets the player play
+    from then on), so that is the moment recorded, not the moment this runs.
+    """
+    if not return_due(protection, now):
+        return None
+    returned_at = protection.reactivation_requested_at + return_cooling_off()
+    reactivated = None
+    if player.status == PlayerStatus.SELF_EXCLUDED:
+        reason = "Self-exclusion ended; the player asked to return and the one-day cooling-off has passed"
+        if status_after_return(protection) == PlayerStatus.SUSPENDED:
+            reactivated = player_return_suspended(
+                player=player, actor=player.user, reason="Self-exclusion over; the earlier suspension stands"
+            )
+        else:
+            reactivated = player_reactivate(player=player, actor=player.user, reason=reason)
+    protection.reactivation_requested_at = None
+    protection.status_before_exclusion = ""
+    save_with_history(protection, actor=player.user, reason="Return from self-exclusion completed")
+    last = latest_self_exclusion(player_id=protection.player_id)
+    if last is not None and last.reactivated_at is None and reactivated is not None:
+        last.reactivated_at = returned_at
+        save_with_history(last, actor=player.user, reason="Player reactivated")
+    return reactivated
+
+
+def reactivation_complete_due(*, now: datetime | None = None) -> int:
+    """Reactivate every player whose return cooling-off has passed; returns how many."""
+    now = now or clock.now()
+    due = PlayerProtection.objects.filter(reactivation_requested_at__lte=now - return_cooling_off()).values_list("player_id", flat=True)
+    return sum(_complete_reactivation_for(player_id=player_id, now=now) for player_id in list(due))
+
+
+@transaction.atomic
+def _complete_reactivation_for(*, player_id: int, now: datetime) -> int:
+    protection = lock_protection(player_id)
+    player = player_by_public_id(protection.player.public_id)
+    return int(_complete_reactivation_locked(protection, player, now) is not None)
+
