@@ -36,15 +36,22 @@ class StaffAuthenticationForm(AdminAuthenticationForm):
     """The admin login, authenticating by `email` so django-axes counts failures per email, as for the API.
 
     Django's own form passes `username=`, which axes (AXES_USERNAME_FORM_FIELD = "email") cannot
-    attribute to an email: failed admin logins would never lock out.
+    attribute to an email: failed admin logins would never lock out. The lock-out counts as the API's:
+    five failures are answered as failures, the sixth attempt is the 429.
     """
 
     def clean(self):
         email = (self.cleaned_data.get("username") or "").strip().lower()
         password = self.cleaned_data.get("password")
         if email and password:
-            self.user_cache = authenticate(self.request, email=email, password=password)
+            axes_context: dict = {}
+            self.user_cache = authenticate(self.request, email=email, password=password, response_context=axes_context)
             if self.user_cache is None:
+                if "error" not in axes_context and self.request is not None:
+                    # A wrong password, even the one that reaches the limit, is answered as such, as the
+                    # API does (README: after 5 failures the 6th is refused). axes has recorded the lock;
+                    # only a refusal of an already locked email ("error" set by the backend) is the 429.
+                    self.request.axes_locked_out = False
                 raise self.get_invalid_login_error()
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
