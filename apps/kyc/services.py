@@ -11,7 +11,7 @@ from typing import Any
 import filetype
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
 
 from apps.core import clock
 from apps.core.errors import AccountBlocked, InvalidState, PermissionDenied, ValidationFailed
@@ -203,6 +203,25 @@ def kyc_document_upload(*, player, kind: str, uploaded_file: Any, expires_on: da
         raise
 
 
+def _assert_within_quota(case: KycCase, document: KycDocument) -> None:
+    """A cap per player on stored documents and bytes (KYC_MAX_DOCUMENTS, KYC_MAX_TOTAL_BYTES), so one
+    account cannot fill the private storage. Checked under the case lock, so parallel uploads cannot
+    jointly pass it; rejected documents count too: they are kept as evidence (AMLD record keeping)."""
+    stored = case.documents.aggregate(count=Count("id"), size=Sum("size"))
+    max_documents = int(settings.KYC_MAX_DOCUMENTS)
+    max_bytes = int(settings.KYC_MAX_TOTAL_BYTES)
+    if stored["count"] >= max_documents:
+        raise ValidationFailed(
+            "You have stored the most documents we accept.",
+            details={"file": [f"At most {max_documents} documents per player; contact support if you need to send more."]},
+        )
+    if (stored["size"] or 0) + document.size > max_bytes:
+        raise ValidationFailed(
+            "Your documents would exceed the storage we accept.",
+            details={"file": [f"At most {_human_size(max_bytes)} of documents per player; contact support if you need to send more."]},
+        )
+
+
 @transaction.atomic
 def _document_record(*, player, document: KycDocument, now: datetime) -> KycDocument:
     case = _lock_or_create_case(player)
@@ -211,6 +230,7 @@ def _document_record(*, player, document: KycDocument, now: datetime) -> KycDocu
         raise InvalidState(
             "Documents cannot be added while the case is being reviewed or is approved.", details={"status": case.state}
         )
+    _assert_within_quota(case, document)
     document.case = case
     # Added to a case still waiting in the queue, the document joins that submission.
     document.submitted_at = now if case.state == KycState.SUBMITTED else None

@@ -146,3 +146,39 @@ def test_upload_is_recorded_in_document_history(player, upload):
 )
 def test_original_name_is_sanitised_for_display(raw, clean):
     assert sanitize_original_name(raw) == clean
+
+
+@pytest.mark.django_db
+def test_a_player_may_store_at_most_kyc_max_documents(player, upload, settings, private_media):
+    settings.KYC_MAX_DOCUMENTS = 3
+    for _ in range(3):
+        upload(player, kind="proof_of_address", data=PNG_BYTES)
+    with pytest.raises(ValidationFailed) as refused:
+        upload(player, kind="proof_of_address", data=PNG_BYTES)
+    assert "At most 3 documents" in refused.value.details["file"][0]
+    assert KycCase.objects.get(player=player).documents.count() == 3
+    assert len(stored_files(private_media)) == 3  # the refused file was not kept
+
+
+@pytest.mark.django_db
+def test_a_player_may_store_at_most_kyc_max_total_bytes(player, upload, settings):
+    settings.KYC_MAX_TOTAL_BYTES = 2 * len(PNG_BYTES)
+    upload(player, kind="proof_of_address", data=PNG_BYTES)
+    upload(player, kind="proof_of_address", data=PNG_BYTES)  # exactly at the cap
+    with pytest.raises(ValidationFailed) as refused:
+        upload(player, kind="proof_of_address", data=PNG_BYTES)
+    assert "of documents per player" in refused.value.details["file"][0]
+
+
+@pytest.mark.django_db
+def test_the_quota_is_per_player(make_player, upload, settings):
+    settings.KYC_MAX_DOCUMENTS = 1
+    first, second = make_player(), make_player()
+    upload(first, kind="proof_of_address", data=PNG_BYTES)
+    upload(second, kind="proof_of_address", data=PNG_BYTES)
+    with pytest.raises(ValidationFailed):
+        upload(first, kind="proof_of_address", data=PNG_BYTES)
+
+
+def test_the_quota_defaults_are_twenty_documents_and_fifty_megabytes(settings):
+    assert (settings.KYC_MAX_DOCUMENTS, settings.KYC_MAX_TOTAL_BYTES) == (20, 50 * 1024 * 1024)
