@@ -31,6 +31,7 @@ from apps.core.admin import (
     apply_to_each,
     confirm_action_page,
 )
+from apps.core.errors import DomainError
 from apps.core.panels import player_panel
 
 from .models import EXTENSION_FOR_CONTENT_TYPE, OPEN_STATES, KycCase, KycDocument
@@ -238,8 +239,12 @@ class KycCaseAdmin(ReadOnlyHistoryAdmin):
             for name in decision.single_case_fields:
                 form.fields.pop(name, None)
         if form.is_bound and form.is_valid():
-            self._apply(request, cases, decision, form.cleaned_data)
-            return None
+            refused = self._apply(request, cases, decision, form.cleaned_data)
+            if not refused:
+                return None
+            # Never drop what the officer typed: the refused cases come back on the same page, with
+            # the note as entered, next to the reason of each refusal.
+            cases = refused
         return confirm_action_page(
             self,
             request,
@@ -250,15 +255,19 @@ class KycCaseAdmin(ReadOnlyHistoryAdmin):
             submit_label=decision.button,
         )
 
-    def _apply(self, request, cases: list[KycCase], decision: Decision, data: dict) -> None:
-        apply_to_each(
-            self,
-            request,
-            cases,
-            lambda case: decision.service(case=case, officer=request.user, **data),
-            verb=decision.done,
-            label=lambda case: case.player.user.email,
-        )
+    def _apply(self, request, cases: list[KycCase], decision: Decision, data: dict) -> list[KycCase]:
+        """Take the decision on each case; returns the cases the service refused."""
+        refused: list[KycCase] = []
+
+        def decide(case: KycCase) -> KycCase:
+            try:
+                return decision.service(case=case, officer=request.user, **data)
+            except DomainError:
+                refused.append(case)
+                raise
+
+        apply_to_each(self, request, cases, decide, verb=decision.done, label=lambda case: case.player.user.email)
+        return refused
 
     @admin.action(permissions=["review"], description="Start reviewing the selected cases")
     def start_review(self, request, queryset):

@@ -276,6 +276,15 @@ def kyc_start_review(*, case: KycCase, officer, note: str = "") -> KycCase:
     return case
 
 
+def _review_if_submitted(case: KycCase, officer) -> None:
+    """A decision taken on a submitted case starts its review first (both steps in the history): the
+    officer who decides is reviewing it, and refusing the decision would only lose what they wrote."""
+    if case.state == KycState.SUBMITTED:
+        fsm_step(case, "start_review", verb="start reviewing", state_field="state")
+        case.reviewer = officer
+        save_with_history(case, actor=officer, reason="Review started with the decision")
+
+
 def _valid_identity_documents(case: KycCase, today: date):
     return case.documents.filter(
         Q(status=DocumentStatus.ACCEPTED) | Q(status=DocumentStatus.PENDING, submitted_at__isnull=False),
@@ -293,6 +302,7 @@ def kyc_approve(*, case: KycCase, officer, note: str = "", id_document_number: s
     """
     case = _lock_case(case)
     _assert_officer(case, officer)
+    _review_if_submitted(case, officer)
     if case.state != KycState.IN_REVIEW:
         raise InvalidState(f"Cannot approve a KYC case that is {case.state}.", details={"status": case.state})
     now = clock.now()
@@ -337,6 +347,7 @@ def kyc_reject(*, case: KycCase, officer, note: str) -> KycCase:
     note = _require_note(note, what="reject a case")
     case = _lock_case(case)
     _assert_officer(case, officer)
+    _review_if_submitted(case, officer)
     fsm_step(case, "reject", verb="reject", state_field="state")
     reason = _decision_reason("Rejected", note)
     for document in case.documents.filter(status=DocumentStatus.PENDING, submitted_at__isnull=False):
@@ -355,6 +366,7 @@ def kyc_request_more_info(*, case: KycCase, officer, note: str) -> KycCase:
     note = _require_note(note, what="ask for more information")
     case = _lock_case(case)
     _assert_officer(case, officer)
+    _review_if_submitted(case, officer)
     fsm_step(case, "request_more_info", verb="ask for more information on", state_field="state")
     case.reviewer = officer
     case.reviewer_note = note

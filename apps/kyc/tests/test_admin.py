@@ -160,11 +160,28 @@ def test_batch_action_reports_refusals_per_case(client, officer, make_player, ca
     page = action_post(client, "approve", [waiting, approved], index=0)
     assert b'name="id_document_number"' not in page.content  # never one number for several players
     response = action_post(client, "request_more_info", [waiting, approved], post="yes", note="Need a bill.")
-    assert response.status_code == 302
     shown = [str(m) for m in response.wsgi_request._messages]
-    assert any(m.startswith("Not ") and waiting.player.user.email in m for m in shown)
+    assert not any(m.startswith("Not ") and waiting.player.user.email in m for m in shown)
     assert any(m.startswith("Not ") and approved.player.user.email in m for m in shown)
     assert KycCase.objects.get(pk=approved.pk).state == "approved"
+    # The submitted case was reviewed and decided in one go; the refused one comes back with the note kept.
+    assert KycCase.objects.get(pk=waiting.pk).state == "more_info_required"
+    assert response.status_code == 200 and "Need a bill." in response.content.decode()
+    page = response.content.decode()
+    assert f'name="_selected_action" value="{approved.pk}"' in page
+    assert f'name="_selected_action" value="{waiting.pk}"' not in page
+
+
+@pytest.mark.django_db
+def test_a_decision_on_a_submitted_case_starts_the_review_and_keeps_the_note(client, officer, player, case_in):
+    case = case_in(player, "submitted")
+    logged_in(client, officer)
+    response = action_post(client, "request_more_info", [case], post="yes", note="Please add a bank statement.")
+    assert response.status_code == 302
+    case = KycCase.objects.get(pk=case.pk)
+    assert (case.state, case.reviewer_note, case.reviewer) == ("more_info_required", "Please add a bank statement.", officer)
+    reasons = [h.history_change_reason for h in case.history.order_by("history_id")]
+    assert reasons[-2:] == ["Review started with the decision", "More information requested: Please add a bank statement."]
 
 
 @pytest.mark.django_db

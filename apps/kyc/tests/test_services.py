@@ -18,9 +18,10 @@ ALL_STATES = [s.value for s in KycState]
 ALLOWED = {
     "submit": {"none", "more_info_required", "rejected", "expired"},
     "start_review": {"submitted"},
-    "approve": {"in_review"},
-    "reject": {"in_review"},
-    "request_more_info": {"in_review"},
+    # A decision on a submitted case starts the review implicitly (issue 7: the officer's note was lost).
+    "approve": {"submitted", "in_review"},
+    "reject": {"submitted", "in_review"},
+    "request_more_info": {"submitted", "in_review"},
     "expire": {"approved"},
 }
 
