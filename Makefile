@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casino
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint fmt bench services migrate seed worker beat clean
+.PHONY: venv run test fuzz loadtest lint fmt bench services migrate seed worker beat clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,16 @@ test: venv services
 	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## make fuzz: schemathesis against a live server (own database, a few minutes at most); fails on any
+## undocumented status, schema violation or server error
+FUZZ_MAX_TIME ?= 300
+fuzz: venv services
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/fuzz.py --max-time $(FUZZ_MAX_TIME)
+
+## make loadtest: GET /api/v1/wallet on gunicorn with production settings; req/s, p95, max DB connections
+loadtest: venv services
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/load_wallet.py --server gunicorn
 
 lint: venv
 	$(VENV)/bin/ruff check .

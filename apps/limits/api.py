@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core import clock
-from apps.core.api import MoneyField
+from apps.core.api import MoneyField, error_response
 from apps.core.errors import NotFound
 from apps.players.selectors import player_required
 
@@ -43,6 +43,12 @@ class Amount(MoneyField):
 def _player(request):
     return player_required(request.user, what="responsible-gaming settings")
 
+
+# Every call here may be refused to a login without a player profile (staff); 401 and 429 are
+# documented for all operations by apps.core.schema.
+_NO_PLAYER = {403: error_response("permission_denied: this login has no player profile")}
+_LIMIT_PATH = {404: error_response("not_found: no such kind or period (or no such limit to remove)")}
+_LOOSENING_REFUSED = {403: error_response("self_excluded: no raise or removal during a time-out or self-exclusion; permission_denied")}
 
 class LimitOut(serializers.Serializer):
     kind = serializers.ChoiceField(choices=LimitKind.choices)
@@ -77,7 +83,7 @@ def _overview(player) -> Response:
 
 
 class ResponsibleGamingApi(APIView):
-    @extend_schema(responses=OverviewOut, summary="The player's limits, exclusions and reality-check state")
+    @extend_schema(responses={200: OverviewOut, **_NO_PLAYER}, summary="The player's limits, exclusions and reality-check state")
     def get(self, request):
         return _overview(_player(request))
 
@@ -96,7 +102,11 @@ class LimitApi(APIView):
     def _limit_response(player, limit) -> Response:
         return Response(LimitOut(limit_view(player=player, limit=limit, now=clock.now())).data, status=200)
 
-    @extend_schema(request=Input, responses=LimitOut, summary="Set a limit: lower applies at once, higher after 24 hours")
+    @extend_schema(
+        request=Input,
+        responses={200: LimitOut, 400: error_response("validation_error"), **_LOOSENING_REFUSED, **_LIMIT_PATH},
+        summary="Set a limit: lower applies at once, higher after 24 hours",
+    )
     def put(self, request, kind: str, period: str):
         self._path(kind, period)
         player = _player(request)
@@ -105,7 +115,11 @@ class LimitApi(APIView):
         limit = limit_set(player=player, kind=kind, period=period, amount=data.validated_data["amount"])
         return self._limit_response(player, limit)
 
-    @extend_schema(request=None, responses=LimitOut, summary="Remove a limit after the 24-hour cooling-off")
+    @extend_schema(
+        request=None,
+        responses={200: LimitOut, **_LOOSENING_REFUSED, **_LIMIT_PATH},
+        summary="Remove a limit after the 24-hour cooling-off",
+    )
     def delete(self, request, kind: str, period: str):
         self._path(kind, period)
         player = _player(request)
@@ -118,7 +132,12 @@ class TimeoutApi(APIView):
     class Input(serializers.Serializer):
         hours = serializers.IntegerField(min_value=services.TIMEOUT_HOURS[0], max_value=services.TIMEOUT_HOURS[1])
 
-    @extend_schema(request=Input, responses=OverviewOut, summary=_TIMEOUT_SUMMARY)
+    @extend_schema(
+        request=Input,
+        responses={200: OverviewOut, 400: error_response("validation_error"), **_NO_PLAYER,
+                   409: error_response("invalid_state: a time-out cannot be shortened")},
+        summary=_TIMEOUT_SUMMARY,
+    )
     def post(self, request):
         player = _player(request)
         data = self.Input(data=request.data)
@@ -140,7 +159,12 @@ class SelfExclusionApi(APIView):
                 raise serializers.ValidationError({"months": ["Choose 6, 12 or 60 months, or permanent."]})
             return attrs
 
-    @extend_schema(request=Input, responses=OverviewOut, summary="Self-exclude for 6, 12 or 60 months or permanently")
+    @extend_schema(
+        request=Input,
+        responses={200: OverviewOut, 400: error_response("validation_error"), **_NO_PLAYER,
+                   409: error_response("invalid_state: a self-exclusion cannot be shortened, or is permanent already")},
+        summary="Self-exclude for 6, 12 or 60 months or permanently",
+    )
     def post(self, request):
         player = _player(request)
         data = self.Input(data=request.data)
@@ -157,7 +181,11 @@ class RealityCheckApi(APIView):
             min_value=services.REALITY_CHECK_MINUTES[0], max_value=services.REALITY_CHECK_MINUTES[1], allow_null=True
         )
 
-    @extend_schema(request=Input, responses=OverviewOut, summary=_REALITY_CHECK_SUMMARY)
+    @extend_schema(
+        request=Input,
+        responses={200: OverviewOut, 400: error_response("validation_error"), **_NO_PLAYER},
+        summary=_REALITY_CHECK_SUMMARY,
+    )
     def post(self, request):
         player = _player(request)
         data = self.Input(data=request.data)
@@ -167,7 +195,7 @@ class RealityCheckApi(APIView):
 
 
 class RealityCheckAcknowledgeApi(APIView):
-    @extend_schema(request=None, responses=OverviewOut, summary="The player saw the reality check")
+    @extend_schema(request=None, responses={200: OverviewOut, **_NO_PLAYER}, summary="The player saw the reality check")
     def post(self, request):
         player = _player(request)
         reality_check_acknowledge(player=player)
@@ -177,7 +205,11 @@ class RealityCheckAcknowledgeApi(APIView):
 class ReactivateApi(APIView):
     @extend_schema(
         request=None,
-        responses=OverviewOut,
+        responses={
+            200: OverviewOut,
+            403: error_response("self_excluded: the self-exclusion has not ended yet; permission_denied"),
+            409: error_response("invalid_state: not self-excluded, or no ended self-exclusion to return from"),
+        },
         summary="Ask to return after a self-exclusion ended; the account reopens after a one-day cooling-off",
     )
     def post(self, request):

@@ -201,6 +201,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Statuses every operation of a kind answers (401, 429, 400 on bodies, 404 on cursors), added once.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.schema.document_common_statuses",
+    ],
     # Several apps have fields called "kind" and "status"; give each choice set its domain name.
     "ENUM_NAME_OVERRIDES": {
         "KycStateEnum": "apps.kyc.models.KycState",
