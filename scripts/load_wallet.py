@@ -181,13 +181,13 @@ def main() -> int:
         max_connections = 0
         with admin.cursor() as cursor:
             end_warmup = time.monotonic() + args.warmup
-            while time.monotonic() < end_warmup:
+            while time.monotonic() < end_warmup and max_connections <= args.max_connections:
                 max_connections = max(max_connections, _connections(cursor, name))
                 time.sleep(0.1)
             measuring.set()
             started = time.monotonic()
-            aborted = False
-            while time.monotonic() - started < args.seconds:
+            aborted = max_connections > args.max_connections
+            while not aborted and time.monotonic() - started < args.seconds:
                 max_connections = max(max_connections, _connections(cursor, name))
                 if max_connections > args.max_connections:
                     aborted = True
