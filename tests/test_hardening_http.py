@@ -228,3 +228,17 @@ def test_the_user_throttle_applies_to_authenticated_calls(throttles, player_clie
     throttles(user="3/min")
     statuses = [player_client.get("/api/v1/wallet").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
+
+
+def test_the_login_ip_axes_records_is_the_same_client_ip(settings, make_player):
+    from axes.models import AccessAttempt
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    player = make_player()
+    APIClient(REMOTE_ADDR="10.0.0.2").post(
+        "/api/v1/auth/token", _body(player.user.email, "wrong-password-1"), format="json", HTTP_X_FORWARDED_FOR="198.51.100.7"
+    )
+    APIClient(REMOTE_ADDR="203.0.113.5").post(
+        "/api/v1/auth/token", _body(player.user.email, "wrong-password-1"), format="json", HTTP_X_FORWARDED_FOR="198.51.100.8"
+    )
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"198.51.100.7", "203.0.113.5"}
