@@ -26,7 +26,8 @@ Decisions (see also the regulations cited where they apply):
 - Limit changes (UKGC RTS 12): a new limit, a decrease, or re-setting the current amount applies at
   once and cancels any pending raise or removal (the player chose the stricter state); a raise or a
   removal waits LIMIT_COOLING_OFF (24 h) as `pending_*`. Asking for the same pending raise again does
-  not restart the clock; a different amount does. Due changes are applied lazily under the lock and by
+  not restart the clock; a different amount does. A due change counts from its due moment in
+  protection_check (which only reads); it is stored by the next limit service under the lock and by
   the periodic task `activate_pending_limits`.
 - Time-out (24 … 1008 hours) and self-exclusion (6, 12 or 60 months, or permanent) can only be
   extended, never shortened or lifted: no service, API or admin path ends one early. Withdrawals never
@@ -39,10 +40,9 @@ Decisions (see also the regulations cited where they apply):
   return restores the status from before the exclusion: a suspended player comes back suspended.
 - While a time-out or self-exclusion lasts, limits may only be made stricter: raises and removals
   are refused (403 self_excluded), so none is waiting to go live on the player's return.
-- `protection_session_start(player=...)` is for the auth code: call it at login (token obtain) so
-  reality checks count from the start of the session.
+- `protection_session_start(player=...)` runs at login (apps.limits listens to the players app's
+  login signal) so reality checks count from the start of the session.
 """
-
 
 from __future__ import annotations
 
