@@ -74,3 +74,20 @@ def test_upload_racing_start_review_is_either_before_or_refused(player, case_in,
     else:
         assert isinstance(results[1], InvalidState)
         assert documents.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_uploads_cannot_jointly_pass_the_document_quota(player, settings):
+    from apps.core.errors import ValidationFailed
+
+    settings.KYC_MAX_DOCUMENTS = 2
+    services.kyc_document_upload(player=player, kind="proof_of_address", uploaded_file=a_file(PNG_BYTES, "a.png"))
+    results = race(
+        *[
+            (lambda: services.kyc_document_upload(player=player, kind="proof_of_address", uploaded_file=a_file(PNG_BYTES, "b.png")))
+            for _ in range(3)
+        ]
+    )
+    assert sorted(type(r).__name__ for r in results) == ["KycDocument", "ValidationFailed", "ValidationFailed"]
+    assert all(isinstance(r, ValidationFailed) for r in results if not isinstance(r, KycDocument))
+    assert KycDocument.objects.filter(case__player=player).count() == 2
