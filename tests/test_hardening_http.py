@@ -242,3 +242,10 @@ def test_the_login_ip_axes_records_is_the_same_client_ip(settings, make_player):
         "/api/v1/auth/token", _body(player.user.email, "wrong-password-1"), format="json", HTTP_X_FORWARDED_FOR="198.51.100.8"
     )
     assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"198.51.100.7", "203.0.113.5"}
+
+
+def test_the_signed_psp_webhook_is_not_throttled_per_ip(throttles):
+    throttles(anon="1/min")
+    client = APIClient()
+    statuses = [client.post("/api/v1/payments/webhooks/psp", {}, format="json").status_code for _ in range(3)]
+    assert statuses == [401, 401, 401]  # refused by the signature check, never by a throttle

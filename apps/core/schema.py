@@ -4,7 +4,7 @@ schemathesis found 41 statuses the API answered but the schema did not list (iss
 framework-wide rather than per view, so they are added here for every operation they apply to:
 
 - 401 (not_authenticated / token_invalid) wherever a JWT is accepted (`security: jwtAuth`);
-- 429 (rate_limited) everywhere: every view is throttled (DEFAULT_THROTTLE_CLASSES);
+- 429 (rate_limited) on every view that is throttled (all but those with empty throttle_classes);
 - 400 (validation_error) wherever a body is accepted: malformed, too deep or too large JSON;
 - 404 (not_found) on cursor-paginated lists: a cursor that does not decode names no page;
 - the Idempotency-Key header's format (1–64 printable ASCII characters), as apps.core.api checks it;
@@ -31,15 +31,27 @@ def _uses_jwt(operation: dict[str, Any]) -> bool:
     return any("jwtAuth" in requirement for requirement in operation.get("security", []))
 
 
+def _unthrottled(generator) -> set[tuple[str, str]]:
+    """(path, method) of the views that opt out of throttling (e.g. the PSP's signed webhook)."""
+    found = set()
+    for path, _, method, callback in getattr(generator, "endpoints", None) or []:
+        view = getattr(callback, "cls", None)
+        if view is not None and not view.throttle_classes:
+            found.add((path, method.lower()))
+    return found
+
+
 def document_common_statuses(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
     """drf-spectacular POSTPROCESSING_HOOKS entry."""
-    for path_item in result.get("paths", {}).values():
+    unthrottled = _unthrottled(generator)
+    for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():
             if method not in _METHODS:
                 continue
             if _uses_jwt(operation):
                 _add(operation, "401", "not_authenticated or token_invalid")
-            _add(operation, "429", "rate_limited (throttling); see Retry-After")
+            if (path, method) not in unthrottled:
+                _add(operation, "429", "rate_limited (throttling); see Retry-After")
             operation["responses"].setdefault("414", {"description": "URI too long: refused by the web server, not the API"})
             if "requestBody" in operation:
                 _add(operation, "400", "validation_error: the body is malformed, nested too deeply or too large")

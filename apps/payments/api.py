@@ -282,6 +282,9 @@ class PspWebhookApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # Not throttled per IP: the PSP sends every notification from a few addresses, and a dropped
+    # one would leave a deposit unsettled; the HMAC signature refuses anyone else before any work.
+    throttle_classes: list = []
 
     @extend_schema(
         operation_id="payments_psp_webhook",
