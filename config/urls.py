@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("apps.payments.urls")),
     path("", include("apps.kyc.urls")),
     path("", include("apps.limits.urls")),
+    path("", include("apps.aml.urls")),
 ]
 
 urlpatterns = [

@@ -52,6 +52,12 @@ class KycRequired(DomainError):
     status_code, code, default_message = 403, "kyc_required", "Identity verification (KYC) must be approved first."
 
 
+class AccountUnderReview(DomainError):
+    # An AML hold (apps.core.holds). The message says nothing of why: no tipping-off (EU AMLD art. 39).
+    status_code, code = 403, "account_under_review"
+    default_message = "This account is under review; withdrawals are paused until the review is complete."
+
+
 class PermissionDenied(DomainError):
     status_code, code, default_message = 403, "permission_denied", "You do not have permission to do this."
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
-from apps.core import clock
+from apps.core import clock, holds
 from apps.core.errors import IdempotencyConflict, KycRequired, NotFound, PermissionDenied, ValidationFailed
 from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
@@ -294,6 +294,8 @@ def withdrawal_request(*, player, amount: Money, idempotency_key: str, ip_addres
         return _withdrawal_replay(existing, amount=amount)
 
     player_selectors.player_assert_can_withdraw(player)
+    # An AML review (apps.aml registers the hold) pauses new withdrawals: 403 account_under_review.
+    holds.assert_withdrawals_not_held(player)
     if not kyc_selectors.kyc_is_approved(player=player):
         raise KycRequired()
 
@@ -334,6 +336,8 @@ def withdrawal_approve(*, withdrawal: Withdrawal, actor, note: str = "") -> With
     """An operator clears the request for payout (the hold stays until it is paid)."""
     _require_reviewer(actor)
     locked = _lock_withdrawal(withdrawal.pk)
+    # A pending withdrawal cannot be cleared for payout while an AML review holds the player's money.
+    holds.assert_withdrawals_not_held(locked.player)
     fsm_step(locked, "approve")
     locked.reviewed_by = actor
     locked.reviewed_at = clock.now()

@@ -41,6 +41,7 @@ LOCAL_APPS = [
     "apps.kyc",
     "apps.limits",
     "apps.games",
+    "apps.aml",
     "apps.backoffice",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -217,6 +218,9 @@ SPECTACULAR_SETTINGS = {
         "DepositStatusEnum": "apps.payments.models.DepositStatus",
         "WithdrawalStatusEnum": "apps.payments.models.WithdrawalStatus",
         "PlayerStatusEnum": "apps.players.models.PlayerStatus",
+        "AmlAlertStatusEnum": "apps.aml.models.AlertStatus",
+        "AmlAlertLevelEnum": "apps.aml.models.AlertLevel",
+        "AmlRuleKindEnum": "apps.aml.models.RuleKind",
     },
 }
 
@@ -265,3 +269,18 @@ LOGGING = {
 }
 # UKGC RTS 12: raising or removing a limit takes effect only after a cooling-off period.
 LIMIT_COOLING_OFF = timedelta(hours=env.int("LIMIT_COOLING_OFF_HOURS", default=24))
+
+# --- AML monitoring (apps/aml, README "AML monitoring") ---
+# THE SEAM THE MARKETS ISSUE REPLACES: demo EUR rates (EUR per unit) until its ExchangeRate table exists;
+# read only through apps.aml.fx.
+AML_DEMO_EUR_RATES = {
+    "EUR": "1", "USD": "0.92", "GBP": "1.17", "SEK": "0.087", "NOK": "0.085", "DKK": "0.134", "CAD": "0.68", "JPY": "0.0062",
+}
+# How far behind its watermark the sweep and the event relay re-read (late-committing ids).
+AML_SWEEP_OVERLAP_MINUTES = env.int("AML_SWEEP_OVERLAP_MINUTES", default=10)
+# Ledger events to Redis Streams for BI/fraud tools; off without a Redis (the embedded demo).
+AML_EVENTS_REDIS_URL = env("AML_EVENTS_REDIS_URL", default=REDIS_URL)
+AML_EVENTS_PUBLISHER = env(
+    "AML_EVENTS_PUBLISHER", default="apps.aml.events.RedisStreamsPublisher" if AML_EVENTS_REDIS_URL else ""
+)
+AML_EVENTS_PREFIX = env("AML_EVENTS_PREFIX", default="casino:events:")

@@ -26,6 +26,7 @@ API_MD_TABLE = [
     (errors.AccountBlocked, 403, "account_blocked"),
     (errors.SelfExcluded, 403, "self_excluded"),
     (errors.KycRequired, 403, "kyc_required"),
+    (errors.AccountUnderReview, 403, "account_under_review"),
     (errors.PermissionDenied, 403, "permission_denied"),
     (errors.NotFound, 404, "not_found"),
     (errors.IdempotencyConflict, 409, "idempotency_conflict"),

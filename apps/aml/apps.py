@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from django.apps import AppConfig
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(task, *args) -> None:
+    """Send a task now; if the broker is down, log and carry on: the scheduled sweep reads the ledger's
+    log from its watermark and finds the same work (ARCHITECTURE.md, "Events leave through the ledger's own log")."""
+    try:
+        task.apply_async(args=args, retry=False)
+    except Exception:
+        logger.warning("aml: could not enqueue %s%s; the sweep will pick it up", task.name, args, exc_info=True)
+
+
+class AmlConfig(AppConfig):
+    name = "apps.aml"
+    label = "aml"
+    verbose_name = "AML monitoring"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_save
+
+        from apps.core.holds import register_hold_provider
+        from apps.kyc.models import KycCase, KycState
+        from apps.ledger.services import transaction_posted
+        from apps.players.models import Player
+
+        from . import tasks
+        from .selectors import withdrawal_hold_reason
+
+        register_hold_provider("aml", withdrawal_hold_reason)
+
+        def posted(sender, transaction_id, **kwargs) -> None:
+            # Sent by the ledger after commit already: enqueue straight away.
+            enqueue(tasks.evaluate_transaction, transaction_id)
+
+        def player_saved(sender, instance, created, raw=False, **kwargs) -> None:
+            if created and not raw:  # screening at registration
+                transaction.on_commit(partial(enqueue, tasks.screen_player, instance.pk))
+
+        def kyc_saved(sender, instance, raw=False, **kwargs) -> None:
+            if instance.state == KycState.APPROVED and not raw:  # screening at KYC approval, with the verified identity
+                transaction.on_commit(partial(enqueue, tasks.screen_player, instance.player_id))
+
+        transaction_posted.connect(posted, dispatch_uid="aml.evaluate_transaction", weak=False)
+        post_save.connect(player_saved, sender=Player, dispatch_uid="aml.screen_at_registration", weak=False)
+        post_save.connect(kyc_saved, sender=KycCase, dispatch_uid="aml.screen_at_kyc_approval", weak=False)

@@ -1,0 +1,315 @@
+"""The rule kinds: how each pattern is found, in SQL aggregates over the ledger's entries.
+
+Every transaction rule is evaluated *as of an anchor*: a player cash entry of the transaction under
+evaluation, looking back over the rule's window from the entry's own time. The same function serves
+the real-time task (anchors = one transaction) and the sweep (anchors = every transaction past the
+watermark), so both find exactly the same hits, and a hit's key (rule, anchoring transaction) makes
+re-finding it harmless. Each rule is one query with correlated sub-aggregates on the
+(account, kind, created_at) index; Python only touches the rows that hit.
+
+aml is a reader of lower apps' tables (ARCHITECTURE.md, layer 6): it imports their models to query
+them and never writes them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, DateTimeField, DurationField, ExpressionWrapper, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Abs, Coalesce, Greatest
+
+from apps.ledger.models import AccountKind, Entry, TransactionKind
+from apps.payments.models import Deposit, Withdrawal
+from apps.players.models import Player
+
+from .fx import eur_in_minor, rated_currencies
+from .models import AmlRule, RuleKind
+
+
+@dataclass(frozen=True)
+class Hit:
+    player_id: int
+    rule: str
+    dedup_key: str
+    score: int
+    evidence: dict = field(default_factory=dict)
+
+
+def _cash_entries():
+    return Entry.objects.filter(account__kind=AccountKind.PLAYER_CASH)
+
+
+def _since(delta: timedelta) -> ExpressionWrapper:
+    return ExpressionWrapper(OuterRef("created_at") - Value(delta, output_field=DurationField()), output_field=DateTimeField())
+
+
+def _window_sum(kind: str, *, start: timedelta, end: timedelta = timedelta(0), extra: Q | None = None) -> Coalesce:
+    """Signed sum of the same account's entries of `kind` in (anchor - start, anchor - end]."""
+    qs = Entry.objects.filter(account_id=OuterRef("account_id"), kind=kind, created_at__gt=_since(start), created_at__lte=_since(end))
+    if extra is not None:
+        qs = qs.filter(extra)
+    total = qs.order_by().values("account_id").annotate(total=Sum("amount")).values("total")
+    return Coalesce(Subquery(total, output_field=IntegerField()), 0)
+
+
+def _window_count(kind: str, *, start: timedelta, extra: Q | None = None) -> Coalesce:
+    qs = Entry.objects.filter(
+        account_id=OuterRef("account_id"), kind=kind, created_at__gt=_since(start), created_at__lte=OuterRef("created_at")
+    )
+    if extra is not None:
+        qs = qs.filter(extra)
+    counted = qs.order_by().values("account_id").annotate(n=Count("id")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def _anchor_values(qs, *fields: str) -> list[dict]:
+    return list(qs.values("transaction_id", "created_at", "amount", "kind", *fields,
+                          player_id=F("account__player_id"), currency=F("account__currency")))
+
+
+def _window_transactions(
+    player_id: int, currency: str, kinds: list[str], start: datetime, end: datetime, extra: Q | None = None
+) -> list[int]:
+    """The transaction ids behind a hit, frozen into its evidence (only for hits, so few rows)."""
+    qs = _cash_entries().filter(account__player_id=player_id, account__currency=currency, kind__in=kinds,
+                                created_at__gt=start, created_at__lte=end)
+    if extra is not None:
+        qs = qs.filter(extra)
+    return list(qs.order_by("transaction_id").values_list("transaction_id", flat=True)[:200])
+
+
+def _minor_str(minor: int, currency: str) -> str:
+    from apps.core.money import format_amount
+
+    return f"{format_amount(int(minor), currency)} {currency}"
+
+
+# --- transaction rules ---------------------------------------------------------------------------
+
+
+def deposit_velocity(rule: AmlRule, anchors) -> list[Hit]:
+    window = timedelta(minutes=rule.window_minutes)
+    rows = _anchor_values(
+        anchors.filter(kind=TransactionKind.DEPOSIT)
+        .annotate(n=_window_count(TransactionKind.DEPOSIT, start=window))
+        .filter(n__gte=rule.count),
+        "n",
+    )
+    return [
+        Hit(row["player_id"], rule.kind, str(row["transaction_id"]), rule.score, {
+            "deposits": row["n"], "window_minutes": rule.window_minutes, "threshold": rule.count,
+            "transaction_ids": _window_transactions(row["player_id"], row["currency"], [TransactionKind.DEPOSIT],
+                                                    row["created_at"] - window, row["created_at"]),
+        })
+        for row in rows
+    ]
+
+
+def large_transaction(rule: AmlRule, anchors) -> list[Hit]:
+    by_currency = Q(pk__in=[])
+    for currency in rated_currencies():
+        by_currency |= Q(account__currency=currency, size__gte=eur_in_minor(rule.amount_eur, currency))
+    rows = _anchor_values(
+        anchors.filter(kind__in=[TransactionKind.DEPOSIT, TransactionKind.WITHDRAWAL]).annotate(size=Abs("amount")).filter(by_currency),
+    )
+    return [
+        Hit(row["player_id"], rule.kind, str(row["transaction_id"]), rule.score, {
+            "kind": row["kind"], "amount": _minor_str(abs(row["amount"]), row["currency"]), "threshold_eur": str(rule.amount_eur),
+            "transaction_ids": [row["transaction_id"]],
+        })
+        for row in rows
+    ]
+
+
+def structuring(rule: AmlRule, anchors) -> list[Hit]:
+    """Deposits kept just under the due-diligence threshold (EU AMLD art. 11: 2,000 EUR for gambling)."""
+    window = timedelta(minutes=rule.window_minutes)
+    hits = []
+    for currency in rated_currencies():
+        top = eur_in_minor(rule.amount_eur, currency)
+        low = eur_in_minor(rule.amount_eur * rule.ratio, currency)
+        band = Q(amount__gte=low, amount__lt=top)
+        rows = _anchor_values(
+            anchors.filter(band, kind=TransactionKind.DEPOSIT, account__currency=currency)
+            .annotate(n=_window_count(TransactionKind.DEPOSIT, start=window, extra=band)).filter(n__gte=rule.count),
+            "n",
+        )
+        hits += [
+            Hit(row["player_id"], rule.kind, str(row["transaction_id"]), rule.score, {
+                "deposits_in_band": row["n"], "band": f"{_minor_str(low, currency)} – {_minor_str(top, currency)}",
+                "window_minutes": rule.window_minutes,
+                "transaction_ids": _window_transactions(row["player_id"], currency, [TransactionKind.DEPOSIT],
+                                                        row["created_at"] - window, row["created_at"], band),
+            })
+            for row in rows
+        ]
+    return hits
+
+
+def rapid_cycling(rule: AmlRule, anchors) -> list[Hit]:
+    """A withdrawal of money that was barely played: the classic placement-and-layering pattern (FATF casino typologies)."""
+    window = timedelta(minutes=rule.window_minutes)
+    ratio_bp = int(rule.ratio * 10000)
+    rows = _anchor_values(
+        anchors.filter(kind=TransactionKind.WITHDRAWAL)
+        .annotate(deposited=_window_sum(TransactionKind.DEPOSIT, start=window), staked=-_window_sum(TransactionKind.BET, start=window))
+        .filter(deposited__gt=0)
+        .filter(**{"staked__lt": ExpressionWrapper(F("deposited") * ratio_bp / 10000, output_field=IntegerField())}),
+        "deposited", "staked",
+    )
+    return [
+        Hit(row["player_id"], rule.kind, str(row["transaction_id"]), rule.score, {
+            "withdrawal": _minor_str(-row["amount"], row["currency"]), "deposited": _minor_str(row["deposited"], row["currency"]),
+            "wagered": _minor_str(row["staked"], row["currency"]), "min_wagered_ratio": str(rule.ratio),
+            "window_minutes": rule.window_minutes, "transaction_ids": [row["transaction_id"]],
+        })
+        for row in rows
+    ]
+
+
+def history_change(rule: AmlRule, anchors) -> list[Hit]:
+    window = timedelta(minutes=rule.window_minutes)
+    lookback = timedelta(days=rule.lookback_days)
+    ratio_bp = int(rule.ratio * 10000)
+    hits = []
+    for currency in rated_currencies():
+        floor_total = eur_in_minor(rule.amount_eur, currency) * rule.lookback_days
+        rows = _anchor_values(
+            anchors.filter(kind=TransactionKind.DEPOSIT, account__currency=currency)
+            .annotate(recent=_window_sum(TransactionKind.DEPOSIT, start=window),
+                      before=_window_sum(TransactionKind.DEPOSIT, start=window + lookback, end=window))
+            # recent > ratio × max(daily average, floor), in integers: recent × days × 10⁴ > ratio_bp × max(before, floor × days)
+            .annotate(lhs=ExpressionWrapper(F("recent") * rule.lookback_days * 10000, output_field=IntegerField()),
+                      rhs=ExpressionWrapper(Greatest(F("before"), Value(floor_total)) * ratio_bp, output_field=IntegerField()))
+            # No history, nothing to change against: a newcomer's first large deposit is the large-transaction rule's.
+            .filter(before__gt=0, lhs__gt=F("rhs")),
+            "recent", "before",
+        )
+        hits += [
+            Hit(row["player_id"], rule.kind, str(row["transaction_id"]), rule.score, {
+                "deposits_window": _minor_str(row["recent"], currency),
+                "daily_average": _minor_str(row["before"] // rule.lookback_days, currency),
+                "floor_eur": str(rule.amount_eur), "multiple": str(rule.ratio), "window_minutes": rule.window_minutes,
+                "transaction_ids": _window_transactions(row["player_id"], currency, [TransactionKind.DEPOSIT],
+                                                        row["created_at"] - window, row["created_at"]),
+            })
+            for row in rows
+        ]
+    return hits
+
+
+TRANSACTION_RULES = {
+    RuleKind.DEPOSIT_VELOCITY: deposit_velocity,
+    RuleKind.LARGE_TRANSACTION: large_transaction,
+    RuleKind.STRUCTURING: structuring,
+    RuleKind.RAPID_CYCLING: rapid_cycling,
+    RuleKind.HISTORY_CHANGE: history_change,
+}
+
+
+# --- shared identity ------------------------------------------------------------------------------
+
+
+def _ignored_network(value: str) -> bool:
+    """Loopback, private and the operator's own proxies say nothing about who is behind them."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return True
+    if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved or address.is_unspecified:
+        return True
+    for proxy in getattr(settings, "TRUSTED_PROXIES", ()) or ():
+        try:
+            if address in ipaddress.ip_network(str(proxy), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _shared_groups(sql_sources: list[tuple[str, str, str, str, bool]], *, since: datetime, min_players: int,
+                   only_values: list[str] | None) -> list[tuple[str, list[int]]]:
+    """(value, player ids) for every identifier used by at least `min_players` players since `since`: one GROUP BY over a UNION."""
+    parts, params = [], []
+    for table, value_col, player_col, time_col, is_ip in sql_sources:
+        # PostgreSQL's inet prints as "1.2.3.4/32"; HOST() gives the address as the other sources write it.
+        value = f"HOST({value_col})" if is_ip and connection.vendor == "postgresql" else f"CAST({value_col} AS TEXT)"
+        parts.append(
+            f"SELECT {value} AS v, {player_col} AS p FROM {table} "  # noqa: S608 -- table and column names are ours
+            f"WHERE {value_col} IS NOT NULL AND {value} <> '' AND {time_col} >= %s"
+        )
+        params.append(since)
+    agg = "STRING_AGG(DISTINCT CAST(p AS TEXT), ',')" if connection.vendor == "postgresql" else "GROUP_CONCAT(DISTINCT p)"
+    where = ""
+    if only_values is not None:
+        if not only_values:
+            return []
+        where = f"WHERE v IN ({', '.join(['%s'] * len(only_values))})"
+        params += only_values
+    sql = f"SELECT v, {agg} FROM ({' UNION ALL '.join(parts)}) u {where} GROUP BY v HAVING COUNT(DISTINCT p) >= %s"  # noqa: S608
+    params.append(min_players)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(value, sorted(int(p) for p in str(players).split(","))) for value, players in cursor.fetchall()]
+
+
+def shared_identity(rule: AmlRule, *, now: datetime, player_ids: list[int] | None = None) -> list[Hit]:
+    """Devices and public IP addresses used by `count` or more players within `lookback_days`.
+
+    Sources: the device id and IP recorded at sign-up (players) and the IP of every deposit and
+    withdrawal request (payments). Payment instruments are not recorded anywhere yet (the sandbox PSP
+    has none), so they cannot be compared until a real PSP integration stores a card/IBAN fingerprint.
+    """
+    since = now - timedelta(days=rule.lookback_days)
+    player_t, deposit_t, withdrawal_t = Player._meta.db_table, Deposit._meta.db_table, Withdrawal._meta.db_table
+    ip_sources = [
+        (player_t, "signup_ip", "id", "created_at", True),
+        (deposit_t, "ip_address", "player_id", "created_at", True),
+        (withdrawal_t, "ip_address", "player_id", "created_at", True),
+    ]
+    device_sources = [(player_t, "device_id", "id", "created_at", False)]
+    wanted_ips = wanted_devices = None
+    if player_ids is not None:
+        players = Player.objects.filter(pk__in=player_ids)
+        wanted_devices = list(players.exclude(device_id="").values_list("device_id", flat=True))
+        wanted_ips = {str(ip) for ip in players.exclude(signup_ip=None).values_list("signup_ip", flat=True)}
+        wanted_ips |= {str(ip) for ip in Deposit.objects.filter(player_id__in=player_ids, created_at__gte=since)
+                       .exclude(ip_address=None).values_list("ip_address", flat=True).distinct()}
+        wanted_ips |= {str(ip) for ip in Withdrawal.objects.filter(player_id__in=player_ids, created_at__gte=since)
+                       .exclude(ip_address=None).values_list("ip_address", flat=True).distinct()}
+        wanted_ips = sorted(ip for ip in wanted_ips if not _ignored_network(ip))
+    hits = []
+    groups = [("ip", v, ps) for v, ps in _shared_groups(ip_sources, since=since, min_players=rule.count, only_values=wanted_ips)]
+    devices = _shared_groups(device_sources, since=since, min_players=rule.count, only_values=wanted_devices)
+    groups += [("device", v, ps) for v, ps in devices]
+    for what, value, players_sharing in groups:
+        if what == "ip" and _ignored_network(value):
+            continue
+        for player_id in players_sharing:
+            hits.append(Hit(player_id, rule.kind, f"{what}:{value}"[:200], rule.score, {
+                "identifier": what, "value": value, "players": players_sharing[:50], "lookback_days": rule.lookback_days,
+            }))
+    return hits
+
+
+def evaluate(*, anchors, now: datetime, player_ids: list[int] | None, rules: list[AmlRule]) -> list[Hit]:
+    """Every enabled rule over the anchors; shared identity for `player_ids` (None: every player)."""
+    hits: list[Hit] = []
+    for rule in rules:
+        if not rule.enabled:
+            continue
+        if rule.kind in TRANSACTION_RULES:
+            hits += TRANSACTION_RULES[rule.kind](rule, anchors)
+        elif rule.kind == RuleKind.SHARED_IDENTITY:
+            hits += shared_identity(rule, now=now, player_ids=player_ids)
+    return hits
+
+
+def anchors_for(q: Q):
+    return _cash_entries().filter(q)
+
+
