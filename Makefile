@@ -25,8 +25,14 @@ seed: migrate
 	$(PY) manage.py seed_demo
 
 ## make run: everything on a fresh machine, then serve admin + API on 127.0.0.1:8000
+## With CELERY_BROKER_URL set, a Celery worker and beat start next to it (Procfile.dev, honcho), so AML
+## alerts appear as they would in production; without it, tasks run eagerly in-process.
 run: seed
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@if [ -n "$$CELERY_BROKER_URL" ]; then \
+		$(VENV)/bin/honcho -f Procfile.dev start; \
+	else \
+		$(PY) manage.py runserver 127.0.0.1:8000; \
+	fi
 
 services:
 	@bash scripts/services-up.sh

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from functools import partial
 
 from django.apps import AppConfig
@@ -9,12 +10,23 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 
+# After a failed send, skip sending for this long: each attempt against a dead broker stalls the
+# request that posted (redis-py retries for seconds), and the sweep does the work anyway.
+BROKER_BACKOFF_SECONDS = 30.0
+_skip_until = 0.0
+
+
 def enqueue(task, *args) -> None:
     """Send a task now; if the broker is down, log and carry on: the scheduled sweep reads the ledger's
     log from its watermark and finds the same work (ARCHITECTURE.md, "Events leave through the ledger's own log")."""
+    global _skip_until
+    if time.monotonic() < _skip_until:
+        logger.info("aml: broker recently unreachable; %s%s left to the sweep", task.name, args)
+        return
     try:
         task.apply_async(args=args, retry=False)
     except Exception:
+        _skip_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning("aml: could not enqueue %s%s; the sweep will pick it up", task.name, args, exc_info=True)
 
 

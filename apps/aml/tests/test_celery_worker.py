@@ -1,0 +1,140 @@
+"""A real Celery worker on Redis (db 5), started by the test, as production runs it.
+
+The suite's settings run tasks eagerly in memory; these tests alone switch the app to the Redis broker
+and back. Tests wait for the worker by counting the tasks it finished (task_postrun), never by sleeping
+a guessed time; the deadline only stops a broken run from hanging.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
+from django.db import connection
+
+from apps.aml import tasks
+from apps.aml.models import AmlAlert, AmlHit
+from apps.core.errors import AccountUnderReview
+from apps.payments import services as payments
+from apps.payments.models import Deposit
+from config.celery import app
+
+from .conftest import money
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BROKER = "redis://127.0.0.1:6379/5"
+BROKER_DOWN = "redis://127.0.0.1:1/0"  # nothing listens there: an outage without touching the shared server
+
+
+def _use_broker(url: str) -> None:
+    app.conf.broker_url = url
+    # Drop the cached connection and producer pools so the next send uses the new URL.
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.__dict__["amqp"]._producer_pool = None
+
+
+class Finished:
+    """Counts the tasks the worker has finished, by name (the worker thread signals, the test waits)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.changed = threading.Condition()
+
+    def __call__(self, sender=None, task=None, state=None, retval=None, **kwargs) -> None:
+        connection.close()  # the worker thread's own connection: never left open past the test database's life
+        with self.changed:
+            self.counts[task.name] += 1
+            self.changed.notify_all()
+
+    def wait_for(self, name: str, count: int, deadline: float = 60.0) -> None:
+        end = time.monotonic() + deadline
+        with self.changed:
+            while self.counts[name] < count:
+                remaining = end - time.monotonic()
+                assert remaining > 0, f"the worker finished {self.counts[name]} of {count} {name} tasks"
+                self.changed.wait(remaining)
+
+
+@pytest.fixture
+def worker():
+    redis.Redis.from_url(BROKER).flushdb()  # db 5 is this branch's own: stale messages from an aborted run go
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "worker_hijack_root_logger")}
+    finished = Finished()
+    task_postrun.connect(finished, weak=False)
+    app.conf.task_always_eager = False
+    app.conf.worker_hijack_root_logger = False  # keep pytest's log capture
+    _use_broker(BROKER)
+    try:
+        with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30):
+            yield finished
+    finally:
+        task_postrun.disconnect(finished)
+        app.conf.update(saved)
+        _use_broker(saved["broker_url"])
+
+
+@pytest.fixture
+def kyc_approved(monkeypatch):
+    from apps.kyc import selectors as kyc_selectors
+
+    monkeypatch.setattr(kyc_selectors, "kyc_is_approved", lambda *, player: True)
+
+
+def _deposits(player, count: int, amount: str = "10.00") -> None:
+    """Sandbox deposits through payments: each posting is announced on commit and enqueued on the broker."""
+    for _ in range(count):
+        payments.deposit_create(player=player, amount=money(amount), method="sandbox", idempotency_key=f"d-{time.monotonic_ns()}")
+
+
+def test_a_deposit_pattern_breaking_a_rule_opens_exactly_one_alert_and_a_rerun_sweep_none_more(worker, player):
+    _deposits(player, 6)
+    worker.wait_for("apps.aml.tasks.evaluate_transaction", 6)
+    alert = AmlAlert.objects.get(player=player)
+    assert (alert.rule, alert.level, alert.score) == ("deposit_velocity", "medium", 40)
+    hits = AmlHit.objects.count()
+    tasks.monitoring_sweep.delay()
+    tasks.monitoring_sweep.delay()
+    worker.wait_for("apps.aml.tasks.monitoring_sweep", 2)
+    assert AmlAlert.objects.count() == 1 and AmlHit.objects.count() == hits
+
+
+def test_a_task_lost_while_the_broker_was_down_is_caught_by_the_sweep(worker, player, monkeypatch):
+    from apps.aml import apps as aml_apps
+
+    lost = []
+    monkeypatch.setattr(aml_apps.logger, "warning", lambda message, *args, **kwargs: lost.append(args[0]))
+    monkeypatch.setattr(aml_apps, "_skip_until", 0.0)
+    _use_broker(BROKER_DOWN)
+    _deposits(player, 5)  # the money moves; the real-time tasks cannot be sent
+    # The first send failed; the next ones were not even tried (each try stalls the request for seconds).
+    assert lost == ["apps.aml.tasks.evaluate_transaction"] and aml_apps._skip_until > 0
+    assert Deposit.objects.filter(player=player, status="completed").count() == 5
+    _use_broker(BROKER)
+    assert not AmlAlert.objects.exists()
+    assert worker.counts["apps.aml.tasks.evaluate_transaction"] == 0
+    tasks.monitoring_sweep.delay()
+    worker.wait_for("apps.aml.tasks.monitoring_sweep", 1)
+    assert AmlAlert.objects.get(player=player).rule == "deposit_velocity"
+
+
+def test_a_critical_alert_blocks_a_withdrawal_and_its_resolution_unblocks_it(worker, player, kyc_approved, officer):
+    from apps.aml import services
+
+    _deposits(player, 4)
+    _deposits(player, 1, amount="5000.00")  # the fifth deposit within the hour (40), and a large one (50): critical
+    worker.wait_for("apps.aml.tasks.evaluate_transaction", 5)
+    alert = AmlAlert.objects.get(player=player)
+    assert alert.level == "critical" and alert.freezes_withdrawals
+    with pytest.raises(AccountUnderReview):
+        payments.withdrawal_request(player=player, amount=money("100.00"), idempotency_key="w1")
+    services.alert_transition(alert_id=alert.pk, actor=officer, action="investigate", note="source of funds requested")
+    services.alert_transition(alert_id=alert.pk, actor=officer, action="dismiss", note="inheritance, documented")
+    withdrawal = payments.withdrawal_request(player=player, amount=money("100.00"), idempotency_key="w2")
+    assert withdrawal.status == "requested"
