@@ -63,6 +63,7 @@ fmt: venv
 ## make bench: ledger postings/s through the service layer vs pgbench TPC-B on the same server
 bench: venv services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/bench.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/bench_aml.py
 
 worker: venv
 	$(VENV)/bin/celery -A config worker -l info

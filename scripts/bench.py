@@ -126,6 +126,8 @@ def django_setup(url: str, *, server_side_binding: bool = False) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
     os.environ.setdefault("LOG_LEVEL", "WARNING")  # the apps' INFO start-up lines would bury the table
     os.environ.pop("CELERY_BROKER_URL", None)  # on-commit events run their eager handlers, as in `make run`
+    # ... except AML's per-posting evaluation: in production it is a task on a worker, not part of the posting.
+    os.environ["AML_REALTIME_EVALUATION"] = "0"
     sys.path.insert(0, str(ROOT))
     import django
 

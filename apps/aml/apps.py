@@ -5,6 +5,7 @@ import time
 from functools import partial
 
 from django.apps import AppConfig
+from django.conf import settings
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ class AmlConfig(AppConfig):
 
         def posted(sender, transaction_id, **kwargs) -> None:
             # Sent by the ledger after commit already: enqueue straight away.
-            enqueue(tasks.evaluate_transaction, transaction_id)
+            if settings.AML_REALTIME_EVALUATION:
+                enqueue(tasks.evaluate_transaction, transaction_id)
 
         def player_saved(sender, instance, created, raw=False, **kwargs) -> None:
             if created and not raw:  # screening at registration

@@ -19,8 +19,22 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, DateTimeField, DurationField, ExpressionWrapper, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    CharField,
+    Count,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Abs, Coalesce, Greatest
+from django.db.models.lookups import Exact
 
 from apps.ledger.models import AccountKind, Entry, TransactionKind
 from apps.payments.models import Deposit, Withdrawal
@@ -47,9 +61,19 @@ def _since(delta: timedelta) -> ExpressionWrapper:
     return ExpressionWrapper(OuterRef("created_at") - Value(delta, output_field=DurationField()), output_field=DateTimeField())
 
 
+def _outer_player_cash_only(qs):
+    """Refer to the outer row's account kind inside the sub-aggregate. Without it PostgreSQL may evaluate the
+    sub-aggregate while scanning entries, before the join to accounts drops the house side of each posting,
+    and the PSP clearing account has an entry for every deposit: a 30-second sweep instead of a one-second one."""
+    outer_kind = ExpressionWrapper(OuterRef("account__kind"), output_field=CharField())
+    return qs.filter(Exact(outer_kind, Value(AccountKind.PLAYER_CASH, output_field=CharField())))
+
+
 def _window_sum(kind: str, *, start: timedelta, end: timedelta = timedelta(0), extra: Q | None = None) -> Coalesce:
     """Signed sum of the same account's entries of `kind` in (anchor - start, anchor - end]."""
-    qs = Entry.objects.filter(account_id=OuterRef("account_id"), kind=kind, created_at__gt=_since(start), created_at__lte=_since(end))
+    qs = _outer_player_cash_only(
+        Entry.objects.filter(account_id=OuterRef("account_id"), kind=kind, created_at__gt=_since(start), created_at__lte=_since(end))
+    )
     if extra is not None:
         qs = qs.filter(extra)
     total = qs.order_by().values("account_id").annotate(total=Sum("amount")).values("total")
@@ -57,8 +81,10 @@ def _window_sum(kind: str, *, start: timedelta, end: timedelta = timedelta(0), e
 
 
 def _window_count(kind: str, *, start: timedelta, extra: Q | None = None) -> Coalesce:
-    qs = Entry.objects.filter(
-        account_id=OuterRef("account_id"), kind=kind, created_at__gt=_since(start), created_at__lte=OuterRef("created_at")
+    qs = _outer_player_cash_only(
+        Entry.objects.filter(
+            account_id=OuterRef("account_id"), kind=kind, created_at__gt=_since(start), created_at__lte=OuterRef("created_at")
+        )
     )
     if extra is not None:
         qs = qs.filter(extra)
@@ -80,6 +106,14 @@ def _window_transactions(
     if extra is not None:
         qs = qs.filter(extra)
     return list(qs.order_by("transaction_id").values_list("transaction_id", flat=True)[:200])
+
+
+def _wallet_currencies() -> list[str]:
+    """The rated currencies that player wallets actually use: one query per currency only where it can match."""
+    from apps.ledger.models import Account
+
+    used = set(Account.objects.filter(kind=AccountKind.PLAYER_CASH).values_list("currency", flat=True).distinct())
+    return [currency for currency in rated_currencies() if currency in used]
 
 
 def _minor_str(minor: int, currency: str) -> str:
@@ -111,7 +145,7 @@ def deposit_velocity(rule: AmlRule, anchors) -> list[Hit]:
 
 def large_transaction(rule: AmlRule, anchors) -> list[Hit]:
     by_currency = Q(pk__in=[])
-    for currency in rated_currencies():
+    for currency in _wallet_currencies():
         by_currency |= Q(account__currency=currency, size__gte=eur_in_minor(rule.amount_eur, currency))
     rows = _anchor_values(
         anchors.filter(kind__in=[TransactionKind.DEPOSIT, TransactionKind.WITHDRAWAL]).annotate(size=Abs("amount")).filter(by_currency),
@@ -129,7 +163,7 @@ def structuring(rule: AmlRule, anchors) -> list[Hit]:
     """Deposits kept just under the due-diligence threshold (EU AMLD art. 11: 2,000 EUR for gambling)."""
     window = timedelta(minutes=rule.window_minutes)
     hits = []
-    for currency in rated_currencies():
+    for currency in _wallet_currencies():
         top = eur_in_minor(rule.amount_eur, currency)
         low = eur_in_minor(rule.amount_eur * rule.ratio, currency)
         band = Q(amount__gte=low, amount__lt=top)
@@ -176,7 +210,7 @@ def history_change(rule: AmlRule, anchors) -> list[Hit]:
     lookback = timedelta(days=rule.lookback_days)
     ratio_bp = int(rule.ratio * 10000)
     hits = []
-    for currency in rated_currencies():
+    for currency in _wallet_currencies():
         floor_total = eur_in_minor(rule.amount_eur, currency) * rule.lookback_days
         rows = _anchor_values(
             anchors.filter(kind=TransactionKind.DEPOSIT, account__currency=currency)
