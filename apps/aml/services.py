@@ -59,7 +59,8 @@ def _active_alert_for_update(*, player_id: int, category: str, rule: str) -> tup
 
 @transaction.atomic
 def _record_player_hits(*, player_id: int, category: str, hits: list[aml_rules.Hit]) -> AmlAlert | None:
-    alert, created = _active_alert_for_update(player_id=player_id, category=category, rule=hits[0].rule)
+    opening = max(hits, key=lambda hit: hit.score).rule  # the alert is named after its strongest rule
+    alert, created = _active_alert_for_update(player_id=player_id, category=category, rule=opening)
     added = []
     for hit in hits:
         try:
