@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("apps.kyc.urls")),
     path("", include("apps.limits.urls")),
     path("", include("apps.aml.urls")),
+    path("", include("apps.reports.urls")),
 ]
 
 urlpatterns = [
