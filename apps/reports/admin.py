@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from apps.core.admin import ReadOnlyHistoryAdmin
 from apps.core.errors import ValidationFailed
 
+from . import types  # noqa: F401  (fills the registry before the choices below are read)
 from .models import ReportRun, RunStatus
 from .registry import REGISTRY
 from .services import report_run_request

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from apps.core.api import NewestFirstPagination, error_response
 from apps.core.errors import InvalidState, NotFound
 
+from . import types  # noqa: F401  (fills the registry before the choices below are read)
 from .models import RunStatus
 from .registry import REGISTRY
 from .selectors import report_runs

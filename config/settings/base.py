@@ -222,6 +222,7 @@ SPECTACULAR_SETTINGS = {
         "AmlAlertStatusEnum": "apps.aml.models.AlertStatus",
         "AmlAlertLevelEnum": "apps.aml.models.AlertLevel",
         "AmlRuleKindEnum": "apps.aml.models.RuleKind",
+        "ReportRunStatusEnum": "apps.reports.models.RunStatus",
     },
 }
 

@@ -1,0 +1,142 @@
+"""The run framework: versions and rectification, schema failures, a run killed half way, the sweeper, the command, schedules."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django_celery_beat.models import PeriodicTask
+from lxml import etree
+
+from apps.core import clock
+from apps.reports import csv_reports
+from apps.reports.dgoj import validate_file
+from apps.reports.models import ReportRun, RunStatus
+from apps.reports.registry import ReportInvalid
+from apps.reports.services import report_run_request, report_run_sweep_stale
+
+from .conftest import DAY1, run_report
+
+NS = {"d": "http://cnjuego.gob.es/sci/v3.3.xsd"}
+
+
+def _stored_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def test_second_run_is_a_new_version_and_a_valid_rectification_of_the_first(world):
+    first = run_report("dgoj_cjd_daily", DAY1.isoformat())
+    second = run_report("dgoj_cjd_daily", DAY1.isoformat())
+    assert (first.version, second.version, second.supersedes_id) == (1, 2, first.pk)
+    assert first.status == second.status == RunStatus.DONE
+    assert first.file.name != second.file.name and Path(first.file.path).exists()  # never an overwrite
+    root = etree.parse(second.file.path).getroot()
+    rect = root.find("d:Registro/d:Cabecera/d:Rectificacion", NS)
+    assert rect.findtext("d:RegistroId", namespaces=NS) == first.record_id != second.record_id
+    assert rect.findtext("d:RegistroFecha", namespaces=NS) == first.started_at.astimezone(
+        __import__("zoneinfo").ZoneInfo("Europe/Madrid")
+    ).strftime("%Y%m%d%H%M%S%z")
+    validate_file(Path(second.file.path))  # the rectification is itself valid
+
+
+def test_the_schema_check_fails_a_broken_document(world, tmp_path):
+    run = run_report("dgoj_cjd_daily", DAY1.isoformat())
+    tree = etree.parse(run.file.path)
+    saldo = tree.getroot().find(".//d:Jugador/d:SaldoFinal", NS)
+    saldo.getparent().remove(saldo)
+    broken = tmp_path / "broken.xml"
+    tree.write(str(broken))
+    with pytest.raises(ReportInvalid) as excinfo:
+        validate_file(broken)
+    assert any("SaldoFinal" in error or "Cuentas" in error for error in excinfo.value.errors)
+
+
+def test_a_file_failing_its_schema_makes_the_run_failed_with_the_errors_and_no_file(world, settings, private_media):
+    settings.REPORTS_MARKETS = {"ES": {"operator_id": "TOO-LONG"}}  # OperadorId is at most 4 characters
+    run = run_report("dgoj_rud_daily", DAY1.isoformat())
+    assert run.status == RunStatus.FAILED
+    assert "OperadorId" in run.error and "fails its schema" in run.error
+    assert not run.file and _stored_files(private_media / "reports") == []
+
+
+def test_a_run_killed_half_way_is_failed_and_leaves_no_file(world, monkeypatch, private_media):
+    def rows_then_crash(self, *, period):
+        yield ("1",) * len(self.header)
+        yield ("2",) * len(self.header)
+        raise MemoryError("worker killed")
+
+    monkeypatch.setattr(csv_reports.LedgerJournalDaily, "rows", rows_then_crash)
+    run = run_report("ledger_journal_daily", DAY1.isoformat())
+    assert run.status == RunStatus.FAILED
+    assert "worker killed" in run.error
+    assert (run.file.name, run.sha256, run.rows) == ("", "", 0)
+    assert _stored_files(private_media / "reports") == []  # neither the partial file nor a stored one
+    assert [h.status for h in run.history.order_by("history_id")] == ["queued", "running", "failed"]
+
+
+def test_a_stale_running_run_is_failed_and_queued_again_by_the_sweeper(world, django_capture_on_commit_callbacks):
+    run = report_run_request(report_type="ggr_daily", period=DAY1.isoformat(), enqueue=False)
+    ReportRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=clock.now() - timedelta(hours=3))
+    fresh = report_run_request(report_type="ggr_daily", period="2026-11-11", enqueue=False)
+    ReportRun.objects.filter(pk=fresh.pk).update(status=RunStatus.RUNNING, started_at=clock.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        (retry,) = report_run_sweep_stale()
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and "worker stopped" in run.error
+    retry.refresh_from_db()
+    assert (retry.report_type, retry.period, retry.version, retry.status) == ("ggr_daily", "2026-11-10", 2, RunStatus.DONE)
+    assert ReportRun.objects.get(pk=fresh.pk).status == RunStatus.RUNNING  # a live run is left alone
+
+
+def test_a_redelivered_task_does_not_run_twice(world):
+    from apps.reports.services import report_run_execute
+
+    run = run_report("ggr_daily", DAY1.isoformat())
+    again = report_run_execute(run_id=run.pk)
+    assert (again.status, again.sha256, again.file.name) == (RunStatus.DONE, run.sha256, run.file.name)
+
+
+def test_sha256_is_the_files(world):
+    import hashlib
+
+    run = run_report("ledger_journal_daily", DAY1.isoformat())
+    assert hashlib.sha256(Path(run.file.path).read_bytes()).hexdigest() == run.sha256
+
+
+def test_report_run_command_prints_the_path(world, tmp_path):
+    out = io.StringIO()
+    call_command("report_run", "dgoj_cjd_daily", "--period", DAY1.isoformat(), "--out", str(tmp_path), stdout=out)
+    path = Path(out.getvalue().strip())
+    assert path.parent == tmp_path and path.name.startswith("OP01_ALM01_CJ_CJD_D_20261110_")
+    validate_file(path)
+    with pytest.raises(CommandError, match="YYYY-MM"):
+        call_command("report_run", "dgoj_cjd_monthly", "--period", "2026-11-01", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="Unknown report type"):
+        call_command("report_run", "nope", "--period", "2026-11", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_schedules_exist_in_madrid_time_and_ask_for_the_last_complete_period():
+    import json
+
+    task = PeriodicTask.objects.get(name="reports: dgoj_cjd_daily")
+    assert task.task == "apps.reports.tasks.scheduled_report"
+    assert json.loads(task.kwargs)["report_type"] == "dgoj_cjd_daily"
+    assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == ("2", "15", "Europe/Madrid")
+    assert int(task.crontab.hour) < 4  # daily files are due by 04:00
+    assert PeriodicTask.objects.filter(name="reports: fail and re-queue stale runs", enabled=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_scheduled_run_covers_yesterday_in_madrid(private_media):
+    from datetime import date
+
+    from apps.reports.services import report_run_scheduled
+
+    run = report_run_scheduled(report_type="dgoj_rud_daily", schedule_name="reports: dgoj_rud_daily", today=date(2026, 11, 12))
+    assert (run.period, run.schedule_name) == ("2026-11-11", "reports: dgoj_rud_daily")
+    monthly = report_run_scheduled(report_type="dgoj_cjd_monthly", schedule_name="x", today=date(2026, 12, 1))
+    assert monthly.period == "2026-11"
