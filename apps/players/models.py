@@ -54,6 +54,16 @@ class PlayerStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+class StatusReason(models.TextChoices):
+    # The regulator's structured reasons for a suspension or closure (REPORTS.md, RUD status; DGOJ v3.3).
+    PLAYER_REQUEST = "player_request", "The player's request"
+    INACTIVITY = "inactivity", "Inactivity"
+    SAFER_GAMBLING = "safer_gambling", "Safer gambling"
+    FRAUD_PAYMENT = "fraud_payment", "Fraud or payment problem"
+    TERMS_BREACH = "terms_breach", "Breach of the terms"
+    OTHER = "other", "Other"
+
+
 class Sex(models.TextChoices):
     MALE = "M", "Male"
     FEMALE = "F", "Female"
@@ -109,6 +119,9 @@ class Player(FSMModelMixin, models.Model):
 
     status = FSMField(default=PlayerStatus.ACTIVE, choices=PlayerStatus.choices, protected=True)
     status_reason = models.CharField(max_length=255, blank=True)
+    status_reason_code = models.CharField(
+        max_length=16, choices=StatusReason.choices, blank=True, help_text="Why suspended or closed, in the regulator's terms."
+    )
     status_changed_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)

@@ -19,7 +19,7 @@ from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
 from apps.core.money import MINOR_UNITS
 
-from .models import Player, PlayerStatus, User
+from .models import Player, PlayerStatus, StatusReason, User
 from .signals import player_logged_in
 
 
@@ -78,19 +78,23 @@ def player_register(
     )
 
 
-def _transition(player: Player, method_name: str, *, actor: User | None, reason: str) -> Player:
+def _transition(player: Player, method_name: str, *, actor: User | None, reason: str, reason_code: str = "") -> Player:
     """Run one status transition under a row lock, recording who did it and why in the history."""
+    if reason_code and reason_code not in StatusReason.values:
+        raise ValidationFailed(details={"reason_code": [f"Choose one of {', '.join(StatusReason.values)}."]})
     locked = Player.objects.select_for_update().get(pk=player.pk)
     fsm_step(locked, method_name)
     locked.status_reason = reason[:255]
+    # Only a suspension or closure carries a structured reason (the regulator's RUD asks for it then).
+    locked.status_reason_code = reason_code
     locked.status_changed_at = clock.now()
     save_with_history(locked, actor=actor, reason=reason)
     return locked
 
 
 @transaction.atomic
-def player_suspend(*, player: Player, actor: User | None, reason: str) -> Player:
-    return _transition(player, "suspend", actor=actor, reason=reason)
+def player_suspend(*, player: Player, actor: User | None, reason: str, reason_code: str = StatusReason.OTHER) -> Player:
+    return _transition(player, "suspend", actor=actor, reason=reason, reason_code=reason_code)
 
 
 @transaction.atomic
@@ -99,9 +103,9 @@ def player_reinstate(*, player: Player, actor: User | None, reason: str) -> Play
 
 
 @transaction.atomic
-def player_close(*, player: Player, actor: User | None, reason: str) -> Player:
+def player_close(*, player: Player, actor: User | None, reason: str, reason_code: str = StatusReason.OTHER) -> Player:
     """Close the account and end every session: a closed player must not keep playing on an old refresh token."""
-    closed = _transition(player, "close", actor=actor, reason=reason)
+    closed = _transition(player, "close", actor=actor, reason=reason, reason_code=reason_code)
     _revoke_refresh_tokens(user_id=closed.user_id)
     return closed
 

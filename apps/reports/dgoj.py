@@ -28,7 +28,7 @@ from apps.core import clock
 from apps.core.money import minor_units
 from apps.ledger.models import TransactionKind
 from apps.limits.models import LimitKind, LimitPeriod
-from apps.players.models import PlayerStatus
+from apps.players.models import PlayerStatus, StatusReason
 
 from . import selectors
 from .registry import XSD_DIR, Period, ReportInvalid, ReportType, market_setting, register
@@ -46,14 +46,22 @@ def _schema() -> etree.XMLSchema:
 
 
 def validate_file(path: Path) -> None:
-    """Raise ReportInvalid with every schema error of the file (line: message)."""
-    schema = _schema()
+    """Raise ReportInvalid with the schema errors of the file (line: message).
+
+    The parser validates as it streams and each player is dropped once checked, so a monthly file with
+    every player is validated in bounded memory.
+    """
+    jugador = f"{{{NS}}}Jugador"
     try:
-        document = etree.parse(str(path))
+        for _, element in etree.iterparse(str(path), events=("end",), schema=_schema(), huge_tree=True):
+            if element.tag == jugador:
+                element.clear(keep_tail=True)
+                parent = element.getparent()
+                while element.getprevious() is not None:
+                    del parent[0]
     except etree.XMLSyntaxError as exc:
-        raise ReportInvalid([f"not well-formed XML: {exc}"]) from None
-    if not schema.validate(document):
-        raise ReportInvalid([f"line {e.line}: {e.message}" for e in schema.error_log])
+        errors = [f"line {e.line}: {e.message}" for e in exc.error_log] or [str(exc)]
+        raise ReportInvalid(errors) from None
 
 
 def sign_batch(path: Path) -> Path:
@@ -211,6 +219,16 @@ _VERIFICATION_TYPES = {
 }
 
 
+_STATUS_REASONS = {
+    StatusReason.PLAYER_REQUEST: "SolicitudJugador",
+    StatusReason.INACTIVITY: "Inactividad",
+    StatusReason.SAFER_GAMBLING: "JuegoSeguro",
+    StatusReason.FRAUD_PAYMENT: "FraudeMedioPago",
+    StatusReason.TERMS_BREACH: "IncumplimientoCondiciones",
+    StatusReason.OTHER: "Otros",
+}
+
+
 def _is_nie(number: str) -> bool:
     return number[:1] in ("X", "Y", "Z")
 
@@ -297,8 +315,8 @@ class DgojRudDaily(DgojReport):
         _e(estado, "EstadoCNJ", estado_cnj(status=player.status, activated=player.activated_at is not None))
         _e(estado, "EstadoOperador", player.status)
         if player.status in (PlayerStatus.SUSPENDED, PlayerStatus.CLOSED):
-            # Structured reasons are not recorded yet (only free text): reported as "other".
-            _e(estado, "Motivo", "Otros")
+            # The regulator asks for the reason when S or C; a row from before the code existed says "other".
+            _e(estado, "Motivo", _STATUS_REASONS.get(player.status_reason_code, "Otros"))
         for change in history:
             item = _e(estado, "Historico")
             _e(item, "EstadoCNJ", estado_cnj(status=change["status"], activated=change["activated_at"] is not None))

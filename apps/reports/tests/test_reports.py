@@ -262,13 +262,13 @@ def test_rud_daily_next_day_holds_only_changed_players_and_monthly_holds_all(wor
     from apps.players.services import player_suspend
 
     with time_machine.travel(at(DAY2, 18), tick=False):
-        player_suspend(player=world.bruno.__class__.objects.get(pk=world.alice.pk), actor=world.officer, reason="fraud check")
+        player_suspend(player=world.alice, actor=world.officer, reason="fraud check", reason_code="fraud_payment")
     root = _xml(run_report("dgoj_rud_daily", DAY2.isoformat()))
     (alice,) = root.findall(".//d:Jugador", NS)
     assert alice.findtext("d:ID/d:JugadorId", namespaces=NS) == str(world.alice.public_id)
     assert alice.findtext("d:CambiosEnDatos", namespaces=NS) == "S"
     assert alice.findtext("d:Estado/d:EstadoCNJ", namespaces=NS) == "S"
-    assert alice.findtext("d:Estado/d:Motivo", namespaces=NS) == "Otros"
+    assert alice.findtext("d:Estado/d:Motivo", namespaces=NS) == "FraudeMedioPago"
     monthly = _xml(run_report("dgoj_rud_monthly", "2026-11"))
     assert len(monthly.findall(".//d:Jugador", NS)) == 2
 
