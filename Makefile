@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casino
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 
-.PHONY: venv run test fuzz loadtest lint fmt bench services migrate seed worker beat clean
+.PHONY: venv run test fuzz loadtest lint fmt bench bench-reports services migrate seed worker beat clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ fmt: venv
 bench: venv services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/bench.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/bench_aml.py
+
+## make bench-reports: the daily CJD and ledger journal over 1,000,000 ledger entries: rows/s and peak RSS
+bench-reports: venv services
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/bench_reports.py
 
 worker: venv
 	$(VENV)/bin/celery -A config worker -l info
