@@ -155,11 +155,18 @@ class WithdrawalIn(_WalletInput):
     amount = MoneyField()
 
 
+# The regulator asks the device class of every deposit and withdrawal (REPORTS.md, CJD operations).
+DEVICE_HEADER = OpenApiParameter(
+    "X-Device-Type", str, OpenApiParameter.HEADER, required=False, enum=list(services.DEVICE_CLASSES),
+    description="Device class of the client (MO mobile, PC, TB tablet, TF phone, OT other); kept for regulatory reports.",
+)
+
+
 class DepositCreateApi(APIView):
     @extend_schema(
         operation_id="wallet_deposit_create",
         request=DepositIn,
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_HEADER, DEVICE_HEADER],
         responses={
             201: DepositOut,
             400: _error("validation_error"),
@@ -176,7 +183,8 @@ class DepositCreateApi(APIView):
 
         def action() -> tuple[int, dict]:
             deposit = services.deposit_create(
-                player=player, amount=data["amount"], method=data["method"], idempotency_key=key, ip_address=client_ip(request)
+                player=player, amount=data["amount"], method=data["method"], idempotency_key=key, ip_address=client_ip(request),
+                device=request.headers.get("X-Device-Type", ""),
             )
             return 201, dict(DepositOut(deposit).data)
 
@@ -187,7 +195,7 @@ class WithdrawalCreateApi(APIView):
     @extend_schema(
         operation_id="wallet_withdrawal_create",
         request=WithdrawalIn,
-        parameters=[IDEMPOTENCY_HEADER],
+        parameters=[IDEMPOTENCY_HEADER, DEVICE_HEADER],
         responses={
             201: WithdrawalOut,
             400: _error("validation_error"),
@@ -204,7 +212,8 @@ class WithdrawalCreateApi(APIView):
 
         def action() -> tuple[int, dict]:
             withdrawal = services.withdrawal_request(
-                player=player, amount=data["amount"], idempotency_key=key, ip_address=client_ip(request)
+                player=player, amount=data["amount"], idempotency_key=key, ip_address=client_ip(request),
+                device=request.headers.get("X-Device-Type", ""),
             )
             return 201, dict(WithdrawalOut(withdrawal).data)
 
@@ -269,6 +278,8 @@ class PspNotificationIn(serializers.Serializer):
     amount = _StrictString(required=False, help_text="If sent, must equal the deposit's amount.")
     currency = _StrictString(required=False, max_length=3)
     failure_reason = _StrictString(required=False, allow_blank=True, max_length=255)
+    card_last4 = serializers.RegexField(r"^\d{4}$", required=False, help_text="Last four digits of the card or account used.")
+    holder_verified = serializers.BooleanField(required=False, help_text="The PSP confirmed the payer is the account holder.")
 
 
 class PspNotificationOut(serializers.Serializer):
@@ -313,5 +324,7 @@ class PspWebhookApi(APIView):
             amount=data.get("amount"),
             currency=data.get("currency"),
             failure_reason=data.get("failure_reason", ""),
+            card_last4=data.get("card_last4", ""),
+            holder_verified=data.get("holder_verified", False),
         )
         return Response(PspNotificationOut(deposit).data)

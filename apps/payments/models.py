@@ -42,6 +42,11 @@ class Deposit(models.Model):
     )
     failure_reason = models.CharField(max_length=255, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True, help_text="Regulatory reports ask for it per operation.")
+    # The rest of what the regulator asks per operation (DGOJ CJD, REPORTS.md): the device class at the
+    # request (MO, PC, TB, TF, OT), and from the PSP the last four digits and whether the payer is the player.
+    device = models.CharField(max_length=2, blank=True, help_text="Device class at the request: MO, PC, TB, TF or OT.")
+    card_last4 = models.CharField(max_length=4, blank=True, help_text="Last four digits of the card or account, from the PSP.")
+    holder_verified = models.BooleanField(default=False, help_text="The PSP confirmed the payer is the player.")
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -116,6 +121,7 @@ class Withdrawal(models.Model):
     psp_reference = models.CharField(max_length=100, blank=True, help_text="The PSP's id for the payout.")
     cancelled_at = models.DateTimeField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True, help_text="Regulatory reports ask for it per operation.")
+    device = models.CharField(max_length=2, blank=True, help_text="Device class at the request: MO, PC, TB, TF or OT.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -10,6 +10,7 @@ imported names, so their owners can replace stubs and tests can stand in for the
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal, InvalidOperation
 
@@ -35,6 +36,16 @@ REVIEW_PERMISSION = "payments.review_withdrawal"
 
 
 # --- shared helpers ---
+
+
+# The regulator's device classes (REPORTS.md): mobile, PC, tablet, phone, other.
+DEVICE_CLASSES = ("MO", "PC", "TB", "TF", "OT")
+
+
+def device_class(value: str | None) -> str:
+    """The device class a client declared, or blank when it declared none we know (never a guess)."""
+    value = (value or "").strip().upper()
+    return value if value in DEVICE_CLASSES else ""
 
 
 def _require_key(idempotency_key: str) -> None:
@@ -105,7 +116,7 @@ def _lock_deposit(deposit_id: int) -> Deposit:
 
 @transaction.atomic
 def deposit_create(
-    *, player, amount: Money, method: str, idempotency_key: str, ip_address: str | None = None
+    *, player, amount: Money, method: str, idempotency_key: str, ip_address: str | None = None, device: str = ""
 ) -> Deposit:
     """Start a deposit; the sandbox PSP settles it at once, `sandbox_async` waits for the webhook.
 
@@ -140,6 +151,7 @@ def deposit_create(
         idempotency_key=idempotency_key,
         psp_reference=_new_psp_reference(),
         ip_address=ip_address,
+        device=device_class(device),
     )
     try:
         with transaction.atomic():
@@ -157,7 +169,9 @@ def deposit_create(
 
 
 @transaction.atomic
-def deposit_complete(*, deposit_id: int, psp_reference: str = "", actor=None) -> Deposit:
+def deposit_complete(
+    *, deposit_id: int, psp_reference: str = "", actor=None, card_last4: str = "", holder_verified: bool = False
+) -> Deposit:
     """Credit the cash for a payment the PSP confirmed. Completing a completed deposit is a no-op.
 
     No status or limit gate here on purpose: the PSP has already taken the player's money,
@@ -183,6 +197,8 @@ def deposit_complete(*, deposit_id: int, psp_reference: str = "", actor=None) ->
     )
     deposit.ledger_transaction_id = txn.pk
     deposit.completed_at = clock.now()
+    deposit.card_last4 = card_last4 if re.fullmatch(r"\d{4}", card_last4 or "") else ""
+    deposit.holder_verified = holder_verified is True
     save_with_history(deposit, actor=actor, reason="deposit completed by the PSP")
     return deposit
 
@@ -208,6 +224,8 @@ def deposit_apply_psp_notification(
     amount: str | None = None,
     currency: str | None = None,
     failure_reason: str = "",
+    card_last4: str = "",
+    holder_verified: bool = False,
 ) -> Deposit:
     """Apply a signed PSP webhook. Retries of the same notification change nothing.
 
@@ -236,7 +254,9 @@ def deposit_apply_psp_notification(
         if stated != found.amount:
             raise ValidationFailed(details={"amount": [f"The deposit is for {found.amount}."]})
     if status == DepositStatus.COMPLETED:
-        return deposit_complete(deposit_id=found.pk, psp_reference=psp_reference)
+        return deposit_complete(
+            deposit_id=found.pk, psp_reference=psp_reference, card_last4=card_last4, holder_verified=holder_verified
+        )
     if status == DepositStatus.FAILED:
         return deposit_fail(deposit_id=found.pk, reason=failure_reason or "declined by the PSP")
     raise ValidationFailed(details={"status": ["Use completed or failed."]})
@@ -281,7 +301,9 @@ def _release_hold(withdrawal: Withdrawal, *, actor, reason: str) -> None:
 
 
 @transaction.atomic
-def withdrawal_request(*, player, amount: Money, idempotency_key: str, ip_address: str | None = None) -> Withdrawal:
+def withdrawal_request(
+    *, player, amount: Money, idempotency_key: str, ip_address: str | None = None, device: str = ""
+) -> Withdrawal:
     """Move the amount from cash to hold; an operator approves or rejects later.
 
     Self-excluded players may withdraw: exclusion stops play and deposits, never access to
@@ -300,7 +322,8 @@ def withdrawal_request(*, player, amount: Money, idempotency_key: str, ip_addres
         raise KycRequired()
 
     withdrawal = Withdrawal(
-        player=player, amount_minor=amount.minor, currency=amount.currency, idempotency_key=idempotency_key, ip_address=ip_address
+        player=player, amount_minor=amount.minor, currency=amount.currency, idempotency_key=idempotency_key, ip_address=ip_address,
+        device=device_class(device),
     )
     try:
         with transaction.atomic():

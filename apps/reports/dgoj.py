@@ -451,28 +451,40 @@ def cjd_accounts(*, ids: list[int], start: datetime, end: datetime) -> dict[int,
     return accounts
 
 
+def _operation(payment, *, at, unit: str, minor: int, method: str, result: str) -> dict:
+    """One deposit or withdrawal line with what the payment row recorded about it (none for a bare ledger posting)."""
+    return {
+        "at": at, "unit": unit, "minor": minor, "method": method, "result": result,
+        "ip": getattr(payment, "ip_address", None),
+        "device": getattr(payment, "device", ""),
+        "last4": getattr(payment, "card_last4", ""),
+        "holder_verified": getattr(payment, "holder_verified", False),
+    }
+
+
 def _operations_for(ids: list[int], start: datetime, end: datetime, accounts: dict[int, PlayerAccount]) -> None:
     for entry in selectors.money_operations(player_ids=ids, start=start, end=end):
         payment = entry["payment"]
         block = "Depositos" if entry["kind"] == TransactionKind.DEPOSIT else "Retiradas"
         accounts[entry["account__player_id"]].operations[block].append(
-            {
-                "at": entry["created_at"], "unit": entry["account__currency"], "minor": abs(int(entry["amount"])),
-                "method": getattr(payment, "method", "") or "psp", "result": "OK",
-                "ip": getattr(payment, "ip_address", None),
-            }
+            _operation(
+                payment, at=entry["created_at"], unit=entry["account__currency"], minor=abs(int(entry["amount"])),
+                method=getattr(payment, "method", "") or "psp", result="OK",
+            )
         )
     for deposit in selectors.cancelled_deposits(player_ids=ids, start=start, end=end):
         accounts[deposit.player_id].operations["Depositos"].append(
-            {"at": deposit.updated_at, "unit": deposit.currency, "minor": deposit.amount_minor, "method": deposit.method,
-             "result": "CM", "ip": deposit.ip_address}
+            _operation(
+                deposit, at=deposit.updated_at, unit=deposit.currency, minor=deposit.amount_minor, method=deposit.method, result="CM"
+            )
         )
     for withdrawal in selectors.cancelled_withdrawals(player_ids=ids, start=start, end=end):
-        cancelled_by_player = withdrawal.status == "cancelled"
+        by_player = withdrawal.status == "cancelled"
         accounts[withdrawal.player_id].operations["Retiradas"].append(
-            {"at": withdrawal.cancelled_at if cancelled_by_player else withdrawal.reviewed_at, "unit": withdrawal.currency,
-             "minor": withdrawal.amount_minor, "method": "psp", "result": "CU" if cancelled_by_player else "CO",
-             "ip": withdrawal.ip_address}
+            _operation(
+                withdrawal, at=withdrawal.cancelled_at if by_player else withdrawal.reviewed_at, unit=withdrawal.currency,
+                minor=withdrawal.amount_minor, method="psp", result="CU" if by_player else "CO",
+            )
         )
 
 
@@ -514,11 +526,14 @@ class DgojCjdDaily(DgojReport):
                 _importe(item, "Importe", {op["unit"]: op["minor"]})
                 _e(item, "MedioPago", op["method"])
                 _e(item, "TipoMedioPago", method_type(op["method"]))
-                # Holder verification is not captured per operation yet: nobody has verified it.
-                _e(item, "TitularidadVerificada", "N")
+                _e(item, "TitularidadVerificada", si_no(op["holder_verified"]))
                 _e(item, "ResultadoOperacion", op["result"])
                 if op["ip"]:
                     _e(item, "IP", op["ip"])
+                if op["device"]:
+                    _e(item, "Dispositivo", op["device"])
+                if op["last4"]:
+                    _e(item, "UltimosDigitos", op["last4"])
         for block in ("Participacion", "ParticipacionDevolucion", "Premios", "AjustePremios"):
             element = _e(jugador, block)
             total = {u: abs(m) for u, m in account.total(block).items()}

@@ -95,7 +95,10 @@ def world(db, make_player, staff_user, compliance_user, private_media, monkeypat
         limit_set(player=alice, kind="deposit", period="day", amount=eur("500.00"))
 
         clock.move_to(at(DAY1, 10))
-        payments.deposit_create(player=alice, amount=eur("100.00"), method="sandbox", idempotency_key=key(), ip_address="192.0.2.11")
+        first = payments.deposit_create(
+            player=alice, amount=eur("100.00"), method="sandbox_async", idempotency_key=key(), ip_address="192.0.2.11", device="MO"
+        )
+        payments.deposit_complete(deposit_id=first.pk, card_last4="4242", holder_verified=True)
         payments.deposit_create(player=bruno, amount=eur("200.00"), method="sandbox", idempotency_key=key())
         refused = payments.deposit_create(player=alice, amount=eur("30.00"), method="sandbox_async", idempotency_key=key())
         payments.deposit_fail(deposit_id=refused.pk, reason="card declined")

@@ -145,6 +145,11 @@ def test_cjd_daily_field_by_field(world):
         (o.findtext("d:ResultadoOperacion", namespaces=NS), _amount(o, "d:Importe")) for o in alice.iterfind("d:Depositos/d:Operacion", NS)
     ]
     assert ops == [("OK", Decimal("100.00")), ("CM", Decimal("30.00"))]
+    first = alice.find("d:Depositos/d:Operacion", NS)
+    fields = ("Fecha", "MedioPago", "TipoMedioPago", "TitularidadVerificada", "IP", "Dispositivo", "UltimosDigitos")
+    assert [first.findtext(f"d:{f}", namespaces=NS) for f in fields] == [
+        "20261110100000+0100", "sandbox_async", "99", "S", "192.0.2.11", "MO", "4242"
+    ]
     ops = [
         (o.findtext("d:ResultadoOperacion", namespaces=NS), _amount(o, "d:Importe")) for o in alice.iterfind("d:Retiradas/d:Operacion", NS)
     ]
