@@ -135,6 +135,8 @@ def measure(url: str, code: str, period: str) -> None:
         f"file {size_mb:7.1f} MB  peak RSS {peak_mb:6.1f} MB  {verdict}",
         flush=True,
     )
+    if run.status != "done" or peak_mb >= 200:
+        sys.exit(1)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import connection, transaction
 
 from apps.core import clock
 from apps.core.errors import InvalidState, ValidationFailed
@@ -43,6 +43,19 @@ def _validated(report_type_code: str, period: str) -> str:
         raise ValidationFailed(details={"period": [str(exc)]}) from None
 
 
+def _lock_period(report_type: str, period: str) -> None:
+    """Serialize version numbering per type and period until commit.
+
+    The first run of a period has no row to lock with SELECT ... FOR UPDATE, so PostgreSQL takes a
+    transaction-scoped advisory lock on the pair; SQLite (the demo) serializes writers anyway.
+    """
+    if connection.vendor != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(f"reports:{report_type}:{period}".encode()).digest()[:8], "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 @transaction.atomic
 def report_run_request(*, report_type: str, period: str, requested_by=None, schedule_name: str = "", enqueue: bool = True) -> ReportRun:
     """Queue a run of `report_type` for `period`; a period already run gets a new version, never an overwrite.
@@ -51,14 +64,15 @@ def report_run_request(*, report_type: str, period: str, requested_by=None, sche
     (what the regulator may have received); DGOJ files then carry a rectification pointing at it.
     """
     label = _validated(report_type, period)
-    existing = list(
-        ReportRun.objects.select_for_update().filter(report_type=report_type, period=label).order_by("-version")
-    )
-    version = existing[0].version + 1 if existing else 1
-    supersedes = next((run for run in existing if run.status == RunStatus.DONE), None)
+    _lock_period(report_type, label)
+    existing = list(ReportRun.objects.select_for_update().filter(report_type=report_type, period=label).order_by("-version"))
     run = ReportRun.objects.create(
-        report_type=report_type, period=label, version=version, supersedes=supersedes,
-        requested_by=requested_by, schedule_name=schedule_name,
+        report_type=report_type,
+        period=label,
+        version=existing[0].version + 1 if existing else 1,
+        supersedes=next((r for r in existing if r.status == RunStatus.DONE), None),
+        requested_by=requested_by,
+        schedule_name=schedule_name,
     )
     if enqueue:
         from .tasks import execute_report_run
