@@ -517,13 +517,12 @@ class DgojCjdDaily(DgojReport):
         _importe(jugador, "SaldoInicial", dict(account.opening) or zero)
         for block in ("Depositos", "Retiradas"):
             element = _e(jugador, block)
-            # Withdrawals are reported as positive amounts: the sign is the block's (REPORTS.md).
-            total = {u: abs(m) for u, m in account.total(block).items()}
-            _importe(element, "Total", total or zero)
+            # A plain euro total (withdrawals positive: the sign is the block's), then every operation.
+            _e(element, "Total", cantidad(abs(account.total(block).get(unit, 0)), unit))
             for op in sorted(account.operations[block], key=lambda o: o["at"]):
-                item = _e(element, "Operacion")
+                item = _e(element, "Operaciones")
                 _e(item, "Fecha", fecha_hora(op["at"], tz))
-                _importe(item, "Importe", {op["unit"]: op["minor"]})
+                _e(item, "Importe", cantidad(op["minor"], op["unit"]))
                 _e(item, "MedioPago", op["method"])
                 _e(item, "TipoMedioPago", method_type(op["method"]))
                 _e(item, "TitularidadVerificada", si_no(op["holder_verified"]))
@@ -540,6 +539,7 @@ class DgojCjdDaily(DgojReport):
             _importe(element, "Total", total or zero)
             for game_type, lines in sorted(account.blocks[block].items()):
                 item = _e(element, "Desglose")
+                _e(item, "OperadorId", self.operator_id)
                 _e(item, "TipoJuego", game_type)
                 _importe(item, "Importe", {u: abs(m) for u, m in lines.items()})
         for block in ("Trans_IN", "Trans_OUT"):
@@ -550,6 +550,7 @@ class DgojCjdDaily(DgojReport):
             if concept == "__netting__":
                 continue
             item = _e(otros, "Desglose")
+            _e(item, "OperadorId", self.operator_id)
             _e(item, "Concepto", concept)
             _importe(item, "Importe", dict(lines))
         closing = account.closing or zero

@@ -27,8 +27,10 @@ def _xml(run):
 
 
 def _amount(element, path: str) -> Decimal:
-    """The EUR line of an Importe."""
+    """The EUR line of an Importe, or a plain euro amount (deposit and withdrawal totals and operations)."""
     lines = element.findall(f"{path}/d:Linea", NS)
+    if not lines:
+        return Decimal(element.findtext(path, namespaces=NS))
     assert [line.findtext("d:Unidad", namespaces=NS) for line in lines] == ["EUR"]
     return Decimal(lines[0].findtext("d:Cantidad", namespaces=NS))
 
@@ -142,21 +144,24 @@ def test_cjd_daily_field_by_field(world):
     assert _amount(alice, "d:SaldoInicial") == 0
     assert _amount(alice, "d:Depositos/d:Total") == Decimal("100.00")
     ops = [
-        (o.findtext("d:ResultadoOperacion", namespaces=NS), _amount(o, "d:Importe")) for o in alice.iterfind("d:Depositos/d:Operacion", NS)
+        (o.findtext("d:ResultadoOperacion", namespaces=NS), _amount(o, "d:Importe"))
+        for o in alice.iterfind("d:Depositos/d:Operaciones", NS)
     ]
     assert ops == [("OK", Decimal("100.00")), ("CM", Decimal("30.00"))]
-    first = alice.find("d:Depositos/d:Operacion", NS)
+    first = alice.find("d:Depositos/d:Operaciones", NS)
     fields = ("Fecha", "MedioPago", "TipoMedioPago", "TitularidadVerificada", "IP", "Dispositivo", "UltimosDigitos")
     assert [first.findtext(f"d:{f}", namespaces=NS) for f in fields] == [
         "20261110100000+0100", "sandbox_async", "99", "S", "192.0.2.11", "MO", "4242"
     ]
     ops = [
-        (o.findtext("d:ResultadoOperacion", namespaces=NS), _amount(o, "d:Importe")) for o in alice.iterfind("d:Retiradas/d:Operacion", NS)
+        (o.findtext("d:ResultadoOperacion", namespaces=NS), _amount(o, "d:Importe"))
+        for o in alice.iterfind("d:Retiradas/d:Operaciones", NS)
     ]
     assert ops == [("OK", Decimal("25.00")), ("CU", Decimal("40.00"))]
     assert _amount(alice, "d:Retiradas/d:Total") == Decimal("25.00")
     stakes = {d.findtext("d:TipoJuego", namespaces=NS): _amount(d, "d:Importe") for d in alice.iterfind("d:Participacion/d:Desglose", NS)}
     assert stakes == {"AZA": Decimal("10.00"), "RLT": Decimal("20.00")}
+    assert {d.findtext("d:OperadorId", namespaces=NS) for d in alice.iterfind("d:Participacion/d:Desglose", NS)} == {"OP01"}
     assert _amount(alice, "d:Participacion/d:Total") == Decimal("30.00")
     assert _amount(alice, "d:ParticipacionDevolucion/d:Total") == Decimal("10.00")
     assert _amount(alice, "d:Premios/d:Total") == Decimal("35.00")
@@ -186,7 +191,7 @@ def _check_balance_rule(jugador) -> tuple[Decimal, Decimal]:
     for block in ("Depositos", "Retiradas"):
         ok = [
             _amount(o, "d:Importe")
-            for o in jugador.iterfind(f"d:{block}/d:Operacion", NS)
+            for o in jugador.iterfind(f"d:{block}/d:Operaciones", NS)
             if o.findtext("d:ResultadoOperacion", namespaces=NS) == "OK"
         ]
         assert _amount(jugador, f"d:{block}/d:Total") == sum(ok, Decimal(0))
@@ -204,7 +209,7 @@ def test_balance_rule_across_two_consecutive_days(world):
     assert closing2 == _wallet_at(world.alice, at(DAY2, 0).replace(day=12)) == Decimal("130.00")
     ops = [
         o.findtext("d:ResultadoOperacion", namespaces=NS)
-        for o in _jugador(day2, world.alice.public_id).iterfind("d:Retiradas/d:Operacion", NS)
+        for o in _jugador(day2, world.alice.public_id).iterfind("d:Retiradas/d:Operaciones", NS)
     ]
     assert ops == ["CO"]
     # Bruno did not move on day 2: daily CJD holds only accounts with movement.
