@@ -170,6 +170,7 @@ def _finish(run_id: int, *, temp_path: Path, file_name: str, rows: int, sha256: 
 def report_run_sweep_stale(*, now=None, older_than: timedelta = STALE_AFTER) -> list[ReportRun]:
     """Fail runs a dead worker left `running` and queue each again as a new version: returns the new runs."""
     now = now or clock.now()
+    _remove_abandoned_partials(older_than=older_than, now=now)
     retried = []
     stale_ids = list(
         ReportRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=now - older_than).values_list("pk", flat=True)
@@ -191,6 +192,17 @@ def report_run_sweep_stale(*, now=None, older_than: timedelta = STALE_AFTER) -> 
                 )
             )
     return retried
+
+
+def _remove_abandoned_partials(*, older_than: timedelta, now) -> int:
+    """A killed worker leaves its temp file behind (never in storage, never `done`): remove it once stale."""
+    removed = 0
+    cutoff = (now - older_than).timestamp()
+    for leftover in _partial_dir().iterdir():
+        if leftover.is_file() and leftover.stat().st_mtime < cutoff:
+            leftover.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def report_run_scheduled(*, report_type: str, schedule_name: str, today=None) -> ReportRun:

@@ -77,7 +77,16 @@ def test_a_run_killed_half_way_is_failed_and_leaves_no_file(world, monkeypatch, 
     assert [h.status for h in run.history.order_by("history_id")] == ["queued", "running", "failed"]
 
 
-def test_a_stale_running_run_is_failed_and_queued_again_by_the_sweeper(world, django_capture_on_commit_callbacks):
+def test_a_stale_running_run_is_failed_and_queued_again_by_the_sweeper(world, django_capture_on_commit_callbacks, private_media):
+    import os
+
+    partial_dir = private_media / "reports" / ".partial"
+    partial_dir.mkdir(parents=True, exist_ok=True)
+    abandoned, current = partial_dir / "ggr_daily-1-dead.csv", partial_dir / "ggr_daily-2-live.csv"
+    abandoned.write_text("half a file")
+    current.write_text("being written")
+    three_hours_ago = (clock.now() - timedelta(hours=3)).timestamp()
+    os.utime(abandoned, (three_hours_ago, three_hours_ago))
     run = report_run_request(report_type="ggr_daily", period=DAY1.isoformat(), enqueue=False)
     ReportRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, started_at=clock.now() - timedelta(hours=3))
     fresh = report_run_request(report_type="ggr_daily", period="2026-11-11", enqueue=False)
@@ -89,6 +98,7 @@ def test_a_stale_running_run_is_failed_and_queued_again_by_the_sweeper(world, dj
     retry.refresh_from_db()
     assert (retry.report_type, retry.period, retry.version, retry.status) == ("ggr_daily", "2026-11-10", 2, RunStatus.DONE)
     assert ReportRun.objects.get(pk=fresh.pk).status == RunStatus.RUNNING  # a live run is left alone
+    assert (abandoned.exists(), current.exists()) == (False, True)  # only the dead worker's temp file goes
 
 
 def test_a_redelivered_task_does_not_run_twice(world):
