@@ -207,7 +207,7 @@ def estado_cnj(*, status: str, activated: bool) -> str:
     return {PlayerStatus.SUSPENDED: "S", PlayerStatus.SELF_EXCLUDED: "AE", PlayerStatus.CLOSED: "C"}.get(status, "O")
 
 
-_LIMIT_TYPES = {LimitKind.DEPOSIT: "Deposito", LimitKind.WAGER: "Participacion", LimitKind.LOSS: "Perdidas"}
+_LIMIT_TYPES = {LimitKind.DEPOSIT: "Deposito", LimitKind.WAGER: "Participacion", LimitKind.LOSS: "Gasto"}
 # Our limits are rolling windows (apps.limits); the regulator's periods are day, Monday-Sunday week and
 # calendar month. We report the window the player chose under the regulator's name for it.
 _LIMIT_PERIODS = {LimitPeriod.DAY: "Diario", LimitPeriod.WEEK: "Semanal", LimitPeriod.MONTH: "Mensual"}
@@ -297,20 +297,18 @@ class DgojRudDaily(DgojReport):
         _e(domicilio, "CP", player.address_postcode)
         _e(domicilio, "Pais", (player.address_country or player.country).upper())
         self._limites(jugador, player, limits)
-        if exclusions:
-            block = _e(jugador, "Exclusiones")
-            for exclusion in exclusions:
-                item = _e(block, "Exclusion")
-                if exclusion.permanent:
-                    length, unit = "0", "Indefinida"
-                else:
-                    length = str(exclusion.length or 0)
-                    unit = "Meses" if exclusion.length_unit == "months" else "Horas"
-                _e(item, "Duracion", length)
-                _e(item, "UnidadDuracion", unit)
-                _e(item, "FechaActivacion", fecha_hora(exclusion.starts_at, tz))
-                _e(item, "RenovacionAutomatica", "N")
-                _e(item, "FechaSolicitud", fecha_hora(exclusion.requested_at, tz))
+        for exclusion in exclusions:
+            item = _e(jugador, "Exclusion")
+            if exclusion.permanent:
+                length, unit = "0", "Indefinida"
+            else:
+                length = str(exclusion.length or 0)
+                unit = "Meses" if exclusion.length_unit == "months" else "Horas"
+            _e(item, "Duracion", length)
+            _e(item, "UnidadDuracion", unit)
+            _e(item, "FechaActivacion", fecha_hora(exclusion.starts_at, tz))
+            _e(item, "RenovacionAutomatica", "N")
+            _e(item, "FechaSolicitud", fecha_hora(exclusion.requested_at, tz))
         estado = _e(jugador, "Estado")
         _e(estado, "EstadoCNJ", estado_cnj(status=player.status, activated=player.activated_at is not None))
         _e(estado, "EstadoOperador", player.status)
@@ -341,7 +339,7 @@ class DgojRudDaily(DgojReport):
 
     def _limites(self, jugador, player, limits) -> None:
         tz = self.time_zone
-        block = _e(jugador, "Limites")
+        block = _e(jugador, "LimitesJugador")
         seen = set()
         for limit in limits:
             item = _e(block, "Limite")

@@ -93,6 +93,7 @@ def world(db, make_player, staff_user, compliance_user, private_media, monkeypat
         bruno = _spanish(make_player, email="bruno@example.es", first="Bruno", last="Ruiz", dni="X1234567L", sex="M")
         alice = player_mark_activated(player=alice)
         limit_set(player=alice, kind="deposit", period="day", amount=eur("500.00"))
+        limit_set(player=alice, kind="loss", period="week", amount=eur("200.00"))
 
         clock.move_to(at(DAY1, 10))
         first = payments.deposit_create(

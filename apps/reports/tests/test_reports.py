@@ -248,10 +248,11 @@ def test_rud_daily_field_by_field(world):
     assert (text("d:Domicilio/d:CP"), text("d:Domicilio/d:Pais")) == ("28013", "ES")
     limits = [
         (lim.findtext("d:TipoLimite", namespaces=NS), lim.findtext("d:PeriodoLimite", namespaces=NS), _amount(lim, "d:Importe"))
-        for lim in alice.iterfind("d:Limites/d:Limite", NS)
+        for lim in alice.iterfind("d:LimitesJugador/d:Limite", NS)
     ]
     assert limits == [
         ("Deposito", "Diario", Decimal("500.00")),
+        ("Gasto", "Semanal", Decimal("200.00")),  # our loss limit is the regulator's spend limit
         ("Deposito", "Semanal", Decimal("-1.00")),
         ("Deposito", "Mensual", Decimal("-1.00")),
     ]
@@ -261,7 +262,7 @@ def test_rud_daily_field_by_field(world):
     assert bruno.findtext("d:Residente/d:NIE", namespaces=NS) == "X1234567L"
     assert bruno.findtext("d:Estado/d:EstadoCNJ", namespaces=NS) == "AE"
     assert bruno.findtext("d:Estado/d:EstadoOperador", namespaces=NS) == "self_excluded"
-    (exclusion,) = bruno.findall("d:Exclusiones/d:Exclusion", NS)
+    (exclusion,) = bruno.findall("d:Exclusion", NS)
     assert (exclusion.findtext("d:Duracion", namespaces=NS), exclusion.findtext("d:UnidadDuracion", namespaces=NS)) == ("6", "Meses")
     assert [h.findtext("d:EstadoCNJ", namespaces=NS) for h in bruno.iterfind("d:Estado/d:Historico", NS)] == ["PV", "AE"]
 
