@@ -312,3 +312,24 @@ def test_period_bounds_follow_madrid_time_including_dst():
     assert parse_period("quarter", "2026-Q4").label == "2026-Q4"
     with pytest.raises(ValueError):
         parse_period("day", "2026-13-01")
+
+
+def test_rud_reports_the_documentary_verification_and_activation_from_kyc(world):
+    import time_machine
+
+    from apps.kyc.services import kyc_approve, kyc_document_upload, kyc_start_review, kyc_submit
+    from apps.kyc.tests.samples import a_file, valid_until
+
+    with time_machine.travel(at(DAY2, 10), tick=False):
+        kyc_document_upload(player=world.bruno, kind="passport", uploaded_file=a_file(), expires_on=valid_until())
+        case = kyc_submit(player=world.bruno)
+        case = kyc_start_review(case=case, officer=world.officer)
+        kyc_approve(case=case, officer=world.officer)
+    root = _xml(run_report("dgoj_rud_daily", DAY2.isoformat()))
+    bruno = _jugador(root, world.bruno.public_id)
+    assert bruno.findtext("d:CambiosEnDatos", namespaces=NS) == "S"
+    assert bruno.findtext("d:FechaActivacion", namespaces=NS) == "20261111100000+0100"
+    (verification,) = bruno.findall("d:VerificacionDocumental", NS)
+    assert verification.findtext("d:TipoVerificacion", namespaces=NS) == "Documento"
+    assert verification.findtext("d:Fecha", namespaces=NS) == "20261111100000+0100"
+    assert bruno.findtext("d:VSVDI", namespaces=NS) == "N"  # no check against the national identity service yet
