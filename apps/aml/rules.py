@@ -109,7 +109,7 @@ def _window_transactions(
 
 
 def _wallet_currencies() -> list[str]:
-    """The rated currencies that player wallets actually use: one query per currency only where it can match."""
+    """The rated currencies that player wallets use: a per-currency query runs only where it can match."""
     from apps.ledger.models import Account
 
     used = set(Account.objects.filter(kind=AccountKind.PLAYER_CASH).values_list("currency", flat=True).distinct())
@@ -125,7 +125,7 @@ def _minor_str(minor: int, currency: str) -> str:
 # --- transaction rules ---------------------------------------------------------------------------
 
 
-def deposit_velocity(rule: AmlRule, anchors) -> list[Hit]:
+def deposit_velocity(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]:
     window = timedelta(minutes=rule.window_minutes)
     rows = _anchor_values(
         anchors.filter(kind=TransactionKind.DEPOSIT)
@@ -143,9 +143,9 @@ def deposit_velocity(rule: AmlRule, anchors) -> list[Hit]:
     ]
 
 
-def large_transaction(rule: AmlRule, anchors) -> list[Hit]:
+def large_transaction(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]:
     by_currency = Q(pk__in=[])
-    for currency in _wallet_currencies():
+    for currency in currencies:
         by_currency |= Q(account__currency=currency, size__gte=eur_in_minor(rule.amount_eur, currency))
     rows = _anchor_values(
         anchors.filter(kind__in=[TransactionKind.DEPOSIT, TransactionKind.WITHDRAWAL]).annotate(size=Abs("amount")).filter(by_currency),
@@ -159,11 +159,11 @@ def large_transaction(rule: AmlRule, anchors) -> list[Hit]:
     ]
 
 
-def structuring(rule: AmlRule, anchors) -> list[Hit]:
+def structuring(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]:
     """Deposits kept just under the due-diligence threshold (EU AMLD art. 11: 2,000 EUR for gambling)."""
     window = timedelta(minutes=rule.window_minutes)
     hits = []
-    for currency in _wallet_currencies():
+    for currency in currencies:
         top = eur_in_minor(rule.amount_eur, currency)
         low = eur_in_minor(rule.amount_eur * rule.ratio, currency)
         band = Q(amount__gte=low, amount__lt=top)
@@ -184,7 +184,7 @@ def structuring(rule: AmlRule, anchors) -> list[Hit]:
     return hits
 
 
-def rapid_cycling(rule: AmlRule, anchors) -> list[Hit]:
+def rapid_cycling(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]:
     """A withdrawal of money that was barely played: the classic placement-and-layering pattern (FATF casino typologies)."""
     window = timedelta(minutes=rule.window_minutes)
     ratio_bp = int(rule.ratio * 10000)
@@ -205,12 +205,12 @@ def rapid_cycling(rule: AmlRule, anchors) -> list[Hit]:
     ]
 
 
-def history_change(rule: AmlRule, anchors) -> list[Hit]:
+def history_change(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]:
     window = timedelta(minutes=rule.window_minutes)
     lookback = timedelta(days=rule.lookback_days)
     ratio_bp = int(rule.ratio * 10000)
     hits = []
-    for currency in _wallet_currencies():
+    for currency in currencies:
         floor_total = eur_in_minor(rule.amount_eur, currency) * rule.lookback_days
         rows = _anchor_values(
             anchors.filter(kind=TransactionKind.DEPOSIT, account__currency=currency)
@@ -330,14 +330,21 @@ def shared_identity(rule: AmlRule, *, now: datetime, player_ids: list[int] | Non
     return hits
 
 
-def evaluate(*, anchors, now: datetime, player_ids: list[int] | None, rules: list[AmlRule]) -> list[Hit]:
-    """Every enabled rule over the anchors; shared identity for `player_ids` (None: every player)."""
+def evaluate(
+    *, anchors, now: datetime, player_ids: list[int] | None, rules: list[AmlRule], currencies: list[str] | None = None
+) -> list[Hit]:
+    """Every enabled rule over the anchors; shared identity for `player_ids` (None: every player).
+
+    `currencies`: the wallet currencies the anchors can be in, when the caller knows them (one posting's);
+    otherwise every currency player wallets use. The per-currency thresholds run one query each.
+    """
+    currencies = [c for c in (currencies if currencies is not None else _wallet_currencies()) if c in rated_currencies()]
     hits: list[Hit] = []
     for rule in rules:
         if not rule.enabled:
             continue
         if rule.kind in TRANSACTION_RULES:
-            hits += TRANSACTION_RULES[rule.kind](rule, anchors)
+            hits += TRANSACTION_RULES[rule.kind](rule, anchors, currencies)
         elif rule.kind == RuleKind.SHARED_IDENTITY:
             hits += shared_identity(rule, now=now, player_ids=player_ids)
     return hits

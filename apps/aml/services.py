@@ -116,10 +116,11 @@ def hits_record(*, hits: list[aml_rules.Hit]) -> list[AmlAlert]:
 def evaluate_transaction(*, transaction_id: int) -> list[AmlAlert]:
     """Real time: every rule as of this one posting, for the players it touched."""
     anchors = aml_rules.anchors_for(Q(transaction_id=transaction_id))
-    player_ids = sorted(set(anchors.values_list("account__player_id", flat=True)))
-    if not player_ids:
+    touched = set(anchors.values_list("account__player_id", "account__currency"))
+    if not touched:
         return []
-    hits = aml_rules.evaluate(anchors=anchors, now=clock.now(), player_ids=player_ids, rules=enabled_rules())
+    hits = aml_rules.evaluate(anchors=anchors, now=clock.now(), player_ids=sorted({p for p, _ in touched}), rules=enabled_rules(),
+                              currencies=sorted({c for _, c in touched}))
     return hits_record(hits=hits)
 
 
