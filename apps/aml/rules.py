@@ -17,6 +17,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from axes.models import AccessLog
 from django.conf import settings
 from django.db import connection
 from django.db.models import (
@@ -38,7 +39,7 @@ from django.db.models.lookups import Exact
 
 from apps.ledger.models import AccountKind, Entry, TransactionKind
 from apps.payments.models import Deposit, Withdrawal
-from apps.players.models import Player
+from apps.players.models import Player, User
 
 from .fx import eur_in_minor, rated_currencies
 from .models import AmlRule, RuleKind
@@ -294,14 +295,22 @@ def _shared_groups(sql_sources: list[tuple[str, str, str, str, bool]], *, since:
 def shared_identity(rule: AmlRule, *, now: datetime, player_ids: list[int] | None = None) -> list[Hit]:
     """Devices and public IP addresses used by `count` or more players within `lookback_days`.
 
-    Sources: the device id and IP recorded at sign-up (players) and the IP of every deposit and
-    withdrawal request (payments). Payment instruments are not recorded anywhere yet (the sandbox PSP
+    Sources: the device id and IP recorded at sign-up (players), the IP of every login (django-axes'
+    access log) and of every deposit and withdrawal request (payments). Payment instruments are not recorded anywhere yet (the sandbox PSP
     has none), so they cannot be compared until a real PSP integration stores a card/IBAN fingerprint.
     """
     since = now - timedelta(days=rule.lookback_days)
     player_t, deposit_t, withdrawal_t = Player._meta.db_table, Deposit._meta.db_table, Withdrawal._meta.db_table
+    # Logins: django-axes logs every successful one (AccessLog, with the same client_ip as everything else),
+    # by the email typed; the join finds the player.
+    logins = (
+        f"(SELECT a.ip_address AS ip_address, p.id AS player_id, a.attempt_time AS created_at "  # noqa: S608 -- our table names
+        f"FROM {AccessLog._meta.db_table} a "
+        f"JOIN {User._meta.db_table} u ON u.email = LOWER(a.username) JOIN {player_t} p ON p.user_id = u.id) logins"
+    )
     ip_sources = [
         (player_t, "signup_ip", "id", "created_at", True),
+        (logins, "ip_address", "player_id", "created_at", True),
         (deposit_t, "ip_address", "player_id", "created_at", True),
         (withdrawal_t, "ip_address", "player_id", "created_at", True),
     ]
@@ -314,6 +323,9 @@ def shared_identity(rule: AmlRule, *, now: datetime, player_ids: list[int] | Non
         wanted_ips |= {str(ip) for ip in Deposit.objects.filter(player_id__in=player_ids, created_at__gte=since)
                        .exclude(ip_address=None).values_list("ip_address", flat=True).distinct()}
         wanted_ips |= {str(ip) for ip in Withdrawal.objects.filter(player_id__in=player_ids, created_at__gte=since)
+                       .exclude(ip_address=None).values_list("ip_address", flat=True).distinct()}
+        emails = list(players.values_list("user__email", flat=True))
+        wanted_ips |= {str(ip) for ip in AccessLog.objects.filter(username__in=emails, attempt_time__gte=since)
                        .exclude(ip_address=None).values_list("ip_address", flat=True).distinct()}
         wanted_ips = sorted(ip for ip in wanted_ips if not _ignored_network(ip))
     hits = []

@@ -7,8 +7,10 @@ a guessed time; the deadline only stops a broken run from hanging.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import uuid
 from collections import Counter
 
 import pytest
@@ -28,16 +30,18 @@ from .conftest import money
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BROKER = "redis://127.0.0.1:6379/5"
+# Every run of the suite (several engineers run it at once, with this branch merged) uses its own queue on
+# this Redis database, so no run's worker takes another run's tasks; nothing else in the database is touched.
+BROKER = os.environ.get("AML_TEST_BROKER_URL", "redis://127.0.0.1:6379/5")
 BROKER_DOWN = "redis://127.0.0.1:1/0"  # nothing listens there: an outage without touching the shared server
 
 
 def _use_broker(url: str) -> None:
     app.conf.broker_url = url
-    # Drop the cached connection and producer pools so the next send uses the new URL.
+    # Drop the cached connection pool and the AMQP helper (queues, routes, producer pool are built from the
+    # configuration on first use), so the next send uses the new URL and queue.
     app._pool = None
-    if "amqp" in app.__dict__:
-        app.__dict__["amqp"]._producer_pool = None
+    app.__dict__.pop("amqp", None)
 
 
 class Finished:
@@ -64,12 +68,13 @@ class Finished:
 
 @pytest.fixture
 def worker():
-    redis.Redis.from_url(BROKER).flushdb()  # db 5 is this branch's own: stale messages from an aborted run go
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "worker_hijack_root_logger")}
+    queue = f"aml-test-{uuid.uuid4().hex[:12]}"
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "worker_hijack_root_logger", "task_default_queue")}
     finished = Finished()
     task_postrun.connect(finished, weak=False)
     app.conf.task_always_eager = False
     app.conf.worker_hijack_root_logger = False  # keep pytest's log capture
+    app.conf.task_default_queue = queue
     _use_broker(BROKER)
     try:
         with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30):
@@ -78,6 +83,8 @@ def worker():
         task_postrun.disconnect(finished)
         app.conf.update(saved)
         _use_broker(saved["broker_url"])
+        client = redis.Redis.from_url(BROKER)
+        client.delete(queue, *client.scan_iter(match=f"_kombu.binding*.{queue}"))
 
 
 @pytest.fixture

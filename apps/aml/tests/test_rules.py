@@ -223,3 +223,15 @@ def test_real_time_shared_identity_for_the_posting_player(make_player, post):
     # every player sharing it is a party to the pattern
     assert sorted(a.player_id for a in alerts) == sorted(p.pk for p in sharers)
     assert {a.rule for a in alerts} == {RuleKind.SHARED_IDENTITY}
+
+
+def test_a_public_login_ip_shared_by_three_players_counts(make_player, api_client):
+    players = [make_player(email=f"login-{n}@example.com") for n in range(3)]
+    for p in players:
+        response = api_client.post("/api/v1/auth/token", {"email": p.user.email.upper(), "password": "A-strong-passphrase-42"},
+                                   format="json", REMOTE_ADDR="185.199.108.77")
+        assert response.status_code == 200
+    _shared_sweep()
+    alerts = AmlAlert.objects.filter(rule=RuleKind.SHARED_IDENTITY)
+    assert sorted(a.player_id for a in alerts) == sorted(p.pk for p in players)
+    assert alerts[0].evidence["hits"][0]["value"] == "185.199.108.77"
