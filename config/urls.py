@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("apps.limits.urls")),
     path("", include("apps.aml.urls")),
     path("", include("apps.reports.urls")),
+    path("", include("apps.games.urls")),
 ]
 
 urlpatterns = [

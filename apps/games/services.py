@@ -1,15 +1,36 @@
-"""Games place stakes: the responsible-gaming check, then the ledger posting, in one transaction."""
+"""Games place stakes: the responsible-gaming check, then the ledger posting, in one transaction.
+
+Also the catalog's writes (RTP and stake limits, with a reason), provably fair sessions and their
+rounds, and launch tokens for provider games. The provider wallets' rules live in
+apps.games.provider_wallet; the RTP monitor in apps.games.stats.
+"""
 
 from __future__ import annotations
 
-from django.db import transaction
+import importlib
+import secrets
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from apps.core.errors import DomainError
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from apps.core import clock
+from apps.core.errors import DomainError, InvalidState, NotFound, StakeOutOfRange, ValidationFailed
+from apps.core.history import save_with_history
 from apps.core.money import Money
 from apps.ledger import selectors as ledger_selectors
 from apps.ledger import services as ledger_services
 from apps.ledger.models import LedgerTransaction
 from apps.limits.services import protection_check
+
+from . import fairness
+from .engines import engine_for
+from .models import Game, GameSession, LaunchToken, Provider, Round, SessionStatus
+
+_CLIENT_SEED_MAX = 64
 
 
 @transaction.atomic
@@ -32,3 +53,405 @@ def stake_place(*, player, amount: Money, idempotency_key: str, reference: str, 
     return ledger_services.bet_post(
         player=player, amount=amount, idempotency_key=idempotency_key, reference=reference, metadata=metadata, savepoint=False
     )
+
+
+# --- Catalog: RTP and stake limits ------------------------------------------------------------------
+
+
+def rtp_range() -> tuple[Decimal, Decimal]:
+    """The RTP an operator may set (API.md: 80.00–99.00 unless the jurisdiction allows otherwise)."""
+    low, high = getattr(settings, "GAMES_RTP_RANGE", ("80.00", "99.00"))
+    return Decimal(low), Decimal(high)
+
+
+def certified_rtps(game: Game) -> frozenset[Decimal] | None:
+    """The RTP values a market's regulator certified for this game, or None when nothing restricts it.
+
+    The seam for the markets issue: it provides `apps.markets.selectors.game_certified_rtps(game=...)`
+    returning the certified values (e.g. Spain's DGOJ homologates a game at given RTPs); until that
+    exists, only the operator's range applies. Games may import markets (layer 2), never the reverse.
+    """
+    try:
+        module = importlib.import_module("apps.markets.selectors")
+    except ImportError:
+        return None
+    hook = getattr(module, "game_certified_rtps", None)
+    if hook is None:
+        return None
+    values = hook(game=game)
+    return None if values is None else frozenset(Decimal(str(v)) for v in values)
+
+
+def parse_rtp(raw: object) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, str):
+        raise ValidationFailed(details={"rtp": ['Send the RTP as a decimal string, e.g. "96.00".']})
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ValidationFailed(details={"rtp": ["Not a decimal number."]}) from None
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+        raise ValidationFailed(details={"rtp": ["At most two decimals."]})
+    return value.quantize(Decimal("0.01"))
+
+
+def _reason(reason: str) -> str:
+    if not reason or not reason.strip():
+        raise ValidationFailed(details={"reason": ["Say why: the history keeps it for the regulator."]})
+    return reason.strip()
+
+
+@transaction.atomic
+def game_rtp_set(*, game: Game, rtp: Decimal, actor, reason: str) -> Game:
+    """Change a game's target RTP; sessions already open keep theirs (each session fixes its RTP at open).
+
+    Regulators (e.g. UKGC RTS 7, DGOJ) require the published RTP to be the one played, so a change must
+    never reach a session the player already started under the old figure.
+    """
+    reason = _reason(reason)
+    low, high = rtp_range()
+    if not low <= rtp <= high:
+        raise ValidationFailed(details={"rtp": [f"Use {low} to {high}."]})
+    locked = Game.objects.select_for_update().get(pk=game.pk)
+    certified = certified_rtps(locked)
+    if certified is not None and rtp not in certified:
+        raise ValidationFailed(details={"rtp": [f"Certified values: {', '.join(str(v) for v in sorted(certified))}."]})
+    locked.rtp = rtp
+    save_with_history(locked, actor=actor, reason=f"RTP {rtp}: {reason}")
+    return locked
+
+
+@transaction.atomic
+def game_stake_limits_set(*, game: Game, currency: str, min_stake: Money, max_stake: Money, actor, reason: str) -> Game:
+    reason = _reason(reason)
+    if min_stake.currency != currency or max_stake.currency != currency:
+        raise ValidationFailed(details={"currency": ["Both limits must be in the currency they set."]})
+    if not 0 < min_stake.minor <= max_stake.minor:
+        raise ValidationFailed(details={"min_stake": ["The minimum must be positive and at most the maximum."]})
+    locked = Game.objects.select_for_update().get(pk=game.pk)
+    locked.stake_limits = {**(locked.stake_limits or {}), currency: {"min": min_stake.minor, "max": max_stake.minor}}
+    save_with_history(locked, actor=actor, reason=f"Stakes {currency} {min_stake}–{max_stake}: {reason}")
+    return locked
+
+
+@transaction.atomic
+def game_enabled_set(*, game: Game, enabled: bool, actor, reason: str) -> Game:
+    reason = _reason(reason)
+    locked = Game.objects.select_for_update().get(pk=game.pk)
+    locked.enabled = enabled
+    save_with_history(locked, actor=actor, reason=f"{'Enabled' if enabled else 'Disabled'}: {reason}")
+    return locked
+
+
+# --- Provably fair sessions and rounds ----------------------------------------------------------------
+
+
+def _playable_check(player, game: Game) -> None:
+    """The same refusal a stake would get (exclusion, time-out, status), before a session or launch exists."""
+    protection_check(player=player, action="stake", amount=Money.zero(player.currency))
+    if not game.enabled:
+        raise InvalidState("This game is not available.")
+    if game.stake_range(player.currency) is None:
+        raise ValidationFailed(details={"currency": [f"This game is not offered in {player.currency}."]})
+
+
+def _client_seed(raw: str | None) -> str:
+    if raw is None or raw == "":
+        return fairness.new_client_seed()
+    if not isinstance(raw, str) or len(raw) > _CLIENT_SEED_MAX or not raw.isascii() or not raw.isprintable() or ":" in raw:
+        # ":" separates the HMAC message's parts; allowing it would make two (seed, nonce) pairs collide.
+        raise ValidationFailed(details={"client_seed": [f"1–{_CLIENT_SEED_MAX} printable ASCII characters, no colon."]})
+    return raw
+
+
+@transaction.atomic
+def session_open(*, player, game: Game, client_seed: str | None = None) -> GameSession:
+    """Open a provably fair session: the server seed is drawn now and only its hash is shown until close."""
+    if game.provider_id is not None or engine_for(game.kind) is None:
+        raise NotFound("No in-house game with this slug.")
+    _playable_check(player, game)
+    server_seed = fairness.new_server_seed()
+    session = GameSession(
+        player=player,
+        game=game,
+        server_seed=server_seed,
+        server_seed_hash=fairness.seed_hash(server_seed),
+        client_seed=_client_seed(client_seed),
+        rtp=game.rtp,
+    )
+    save_with_history(session, actor=None, reason="Opened by the player")
+    return session
+
+
+def _session_for(player, session_id: int, *, lock: bool) -> GameSession:
+    qs = GameSession.objects.select_related("game")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    # Another player's session is "not found", never "forbidden": ids must not be probed.
+    session = qs.filter(pk=session_id, player_id=player.pk).first()
+    if session is None:
+        raise NotFound("No such game session.")
+    return session
+
+
+@transaction.atomic
+def session_close(*, player, session_id: int, reason: str = "Closed by the player") -> GameSession:
+    """Close the session and so reveal its server seed; a closed session refuses rounds."""
+    session = _session_for(player, session_id, lock=True)
+    if session.status != SessionStatus.OPEN:
+        raise InvalidState("This session is already closed.")
+    _close(session, reason)
+    return session
+
+
+def _close(session: GameSession, reason: str) -> None:
+    session.close()
+    session.closed_at = clock.now()
+    session.close_reason = reason[:100]
+    save_with_history(session, actor=None, reason=reason)
+
+
+def sessions_close_for_player(*, player_id: int, reason: str) -> int:
+    """Close every open session of the player (self-exclusion, time-out: UKGC SR 3.5.3, no play may continue)."""
+    closed = 0
+    for session_id in GameSession.objects.filter(player_id=player_id, status=SessionStatus.OPEN).values_list("pk", flat=True):
+        with transaction.atomic():
+            session = GameSession.objects.select_for_update().filter(pk=session_id, status=SessionStatus.OPEN).first()
+            if session is not None:
+                _close(session, reason)
+                closed += 1
+    return closed
+
+
+def close_sessions_on_exclusion(sender, *, player_id: int, kind: str, **kwargs: Any) -> None:
+    """Receiver of apps.limits.signals.exclusion_started (sent after the exclusion committed)."""
+    sessions_close_for_player(player_id=player_id, reason=f"Closed by {kind.replace('_', '-')}")
+
+
+@transaction.atomic
+def round_play(*, player, session_id: int, stake: Money, choices: dict[str, Any], idempotency_key: str) -> Round:
+    """One round: the stake (after the protection check), the outcome, and the payout, all or nothing.
+
+    The session's row lock serialises its rounds, so nonces are consecutive and never reused; it is
+    taken before the protection lock and the ledger's locks, the order every games path uses.
+    The ledger keys are derived from the session and nonce, so the postings are idempotent too; a
+    repeated `idempotency_key` returns the round already played (`.replayed = True`).
+    """
+    session = _session_for(player, session_id, lock=True)
+    existing = Round.objects.filter(session=session, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        existing.replayed = True
+        existing.session = session
+        return existing
+    if session.status != SessionStatus.OPEN:
+        raise InvalidState("This session is closed; open a new one to play on.")
+    game = session.game
+    if not game.enabled:
+        raise InvalidState("This game is not available.")
+    engine = engine_for(game.kind)
+    parsed = engine.parse_choices(choices)
+    stake_range = game.stake_range(stake.currency)
+    if stake.currency != player.currency:
+        raise ValidationFailed(details={"currency": [f"Use {player.currency}."]})
+    if stake_range is None or not stake_range[0].minor <= stake.minor <= stake_range[1].minor:
+        details = {"min_stake": str(stake_range[0]), "max_stake": str(stake_range[1])} if stake_range else {}
+        raise StakeOutOfRange(details=details)
+
+    nonce = session.nonce
+    units = fairness.round_units(session.server_seed, session.client_seed, nonce, engine.floats)
+    play = engine.play(units=units, stake_minor=stake.minor, rtp=session.rtp, choices=parsed)
+    reference = f"game-round:{session.pk}:{nonce}"
+    metadata = {"game": game.slug, "session": session.pk, "nonce": nonce}
+    bet = stake_place(player=player, amount=stake, idempotency_key=f"{reference}:bet", reference=reference, metadata=metadata)
+    win = None
+    if play.payout_minor > 0:
+        win = ledger_services.win_post(
+            player=player, amount=Money.from_minor(play.payout_minor, stake.currency), idempotency_key=f"{reference}:win",
+            reference=reference, metadata=metadata, savepoint=False,
+        )
+    round_ = Round.objects.create(
+        session=session,
+        player=player,
+        game=game,
+        nonce=nonce,
+        idempotency_key=idempotency_key,
+        currency=stake.currency,
+        stake_minor=stake.minor,
+        payout_minor=play.payout_minor,
+        balance_after_minor=ledger_selectors.wallet_balances(player=player).cash.minor,
+        rtp=session.rtp,
+        choices=parsed,
+        outcome=play.outcome,
+        variance=stake.minor**2 * engine.variance_per_unit(rtp=session.rtp, choices=parsed),
+        bet_transaction=bet,
+        win_transaction=win,
+    )
+    GameSession.objects.filter(pk=session.pk).update(nonce=F("nonce") + 1)
+    session.nonce = nonce + 1
+    round_.session = session
+    round_.replayed = False
+    return round_
+
+
+def round_many(*, player, session_id: int, stake: Money, count: int, choices: dict[str, Any] | None = None, key_prefix: str = "") -> int:
+    """`count` rounds one after another, each its own transaction (scripts/bench.py's stake+win path)."""
+    prefix = key_prefix or secrets.token_hex(6)
+    for n in range(count):
+        round_play(player=player, session_id=session_id, stake=stake, choices=choices or {}, idempotency_key=f"{prefix}-{n}")
+    return count
+
+
+# --- Provider games: launch tokens ---------------------------------------------------------------------
+
+
+def launch_token_ttl() -> timedelta:
+    return timedelta(hours=getattr(settings, "GAMES_LAUNCH_TOKEN_HOURS", 12))
+
+
+@transaction.atomic
+def launch_create(*, player, game: Game) -> LaunchToken:
+    """Issue the token a provider sends back on every wallet call; it replaces the player's previous one
+    for this game, which from now on settles wins and rollbacks but takes no new bets."""
+    if game.provider_id is None:
+        raise NotFound("No provider game with this slug.")
+    provider: Provider = game.provider
+    if not provider.enabled:
+        raise InvalidState("This game is not available.")
+    if player.currency not in (provider.currencies or []):
+        raise ValidationFailed(details={"currency": [f"This game is not offered in {player.currency}."]})
+    protection_check(player=player, action="stake", amount=Money.zero(player.currency))
+    if not game.enabled:
+        raise InvalidState("This game is not available.")
+    now = clock.now()
+    LaunchToken.objects.filter(player=player, game=game, replaced_at__isnull=True).update(replaced_at=now)
+    return LaunchToken.objects.create(token=secrets.token_urlsafe(32), player=player, game=game, expires_at=now + launch_token_ttl())
+
+
+def launch_url(token: LaunchToken) -> str:
+    from urllib.parse import urlencode
+
+    base = token.game.provider.launch_url or f"https://sandbox.invalid/{token.game.provider.code}/launch"
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}{urlencode({'token': token.token, 'game': token.game.provider_game_code})}"
+
+
+# --- Registration (seed, provider_key) ----------------------------------------------------------------
+
+
+@transaction.atomic
+def provider_key_set(*, code: str, secret: str | None = None, public_key_pem: str | None = None, actor=None) -> tuple[Provider, bool]:
+    """Register or rotate a provider's key; creates the provider if new (API.md, Operations: provider_key).
+
+    A generic provider signs with an HMAC secret (kept encrypted); a Caleta-family provider with an RSA
+    key whose public half we keep. Returns (provider, created).
+    """
+    from . import crypto
+    from .models import ProviderProtocol
+
+    if (secret is None) == (public_key_pem is None):
+        raise ValidationFailed("Give exactly one of a secret or a public key.")
+    provider = Provider.objects.select_for_update().filter(code=code).first()
+    created = provider is None
+    protocol = ProviderProtocol.GENERIC if secret is not None else ProviderProtocol.CALETA
+    if created:
+        provider = Provider(code=code, name=code, protocol=protocol, currencies=["EUR"])
+    elif provider.protocol != protocol:
+        raise ValidationFailed(f"{code} uses the {provider.protocol} protocol; give the key that protocol signs with.")
+    if secret is not None:
+        if len(secret) < 32:
+            raise ValidationFailed(details={"secret": ["At least 32 characters."]})
+        provider.secret_encrypted = crypto.secret_encrypt(secret)
+    else:
+        try:
+            crypto.public_key_load(public_key_pem)
+        except ValueError as exc:
+            raise ValidationFailed(details={"public_key": [str(exc)]}) from None
+        provider.public_key_pem = public_key_pem.strip() + "\n"
+    provider.key_rotated_at = clock.now()
+    save_with_history(provider, actor=actor, reason="Key registered" if created else "Key rotated")
+    return provider, created
+
+
+# --- Admin edits (with a reason, one history row each) ---------------------------------------------------
+
+
+def validate_stake_limits(stake_limits: object) -> dict:
+    from apps.core.money import MINOR_UNITS
+
+    if not isinstance(stake_limits, dict):
+        raise ValidationFailed(details={"stake_limits": ['A JSON object: {"EUR": {"min": 10, "max": 10000}} in minor units.']})
+    clean = {}
+    for currency, limits in stake_limits.items():
+        if currency not in MINOR_UNITS:
+            raise ValidationFailed(details={"stake_limits": [f"Unknown currency {currency!r}."]})
+        low = limits.get("min") if isinstance(limits, dict) else None
+        high = limits.get("max") if isinstance(limits, dict) else None
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or not 0 < low <= high:
+            raise ValidationFailed(details={"stake_limits": [f"{currency}: integer minor units with 0 < min <= max."]})
+        clean[currency] = {"min": low, "max": high}
+    return clean
+
+
+GAME_EDITABLE = ("name", "enabled", "rtp", "volatility", "stake_limits")
+
+
+@transaction.atomic
+def game_update(*, game: Game, changes: dict[str, Any], actor, reason: str) -> Game:
+    """An operator's edit of the catalog entry: RTP within the allowed range (and certified values), stake
+    limits per currency; one history row with who and why."""
+    reason = _reason(reason)
+    unknown = set(changes) - set(GAME_EDITABLE)
+    if unknown:
+        raise ValidationFailed(f"These fields are not editable: {', '.join(sorted(unknown))}.")
+    locked = Game.objects.select_for_update().get(pk=game.pk)
+    if "rtp" in changes and changes["rtp"] != locked.rtp:
+        rtp = Decimal(changes["rtp"])
+        low, high = rtp_range()
+        if not low <= rtp <= high:
+            raise ValidationFailed(details={"rtp": [f"Use {low} to {high}."]})
+        certified = certified_rtps(locked)
+        if certified is not None and rtp not in certified:
+            raise ValidationFailed(details={"rtp": [f"Certified values: {', '.join(str(v) for v in sorted(certified))}."]})
+    if "stake_limits" in changes:
+        changes = {**changes, "stake_limits": validate_stake_limits(changes["stake_limits"])}
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    save_with_history(locked, actor=actor, reason=reason)
+    return locked
+
+
+PROVIDER_EDITABLE = ("name", "enabled", "currencies", "launch_url")
+
+
+@transaction.atomic
+def provider_update(*, provider: Provider, changes: dict[str, Any], actor, reason: str) -> Provider:
+    from apps.core.money import MINOR_UNITS
+
+    reason = _reason(reason)
+    unknown = set(changes) - set(PROVIDER_EDITABLE)
+    if unknown:
+        raise ValidationFailed(f"These fields are not editable: {', '.join(sorted(unknown))}.")
+    currencies = changes.get("currencies")
+    if currencies is not None and (not isinstance(currencies, list) or any(c not in MINOR_UNITS for c in currencies)):
+        raise ValidationFailed(details={"currencies": ['A JSON list of ISO 4217 codes, e.g. ["EUR"].']})
+    locked = Provider.objects.select_for_update().get(pk=provider.pk)
+    for name, value in changes.items():
+        setattr(locked, name, value)
+    save_with_history(locked, actor=actor, reason=reason)
+    return locked
+
+
+@transaction.atomic
+def game_register(
+    *, slug: str, name: str, kind: str, rtp: Decimal, stake_limits: dict, provider: Provider | None = None,
+    provider_game_code: str = "", volatility: str = "medium", actor=None,
+) -> tuple[Game, bool]:
+    """Add a game to the catalog unless its slug exists (an existing entry, maybe edited by an operator, is kept)."""
+    existing = Game.objects.filter(slug=slug).first()
+    if existing is not None:
+        return existing, False
+    game = Game(
+        slug=slug, name=name, kind=kind, rtp=rtp, stake_limits=validate_stake_limits(stake_limits), provider=provider,
+        provider_game_code=provider_game_code, volatility=volatility,
+    )
+    save_with_history(game, actor=actor, reason="Registered")
+    return game, True
