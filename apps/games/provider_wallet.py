@@ -9,7 +9,8 @@ signature, translate fields and map a WalletRefusal to their own error; the rule
 - A win needs a bet it settles: none is `transaction_does_not_exist`; a rolled-back one is
   `transaction_rolled_back`. Several wins per round are fine, and so is a win of zero (recorded, no posting).
 - A rollback of a transaction we never saw answers OK, moves nothing and is remembered, so a late bet
-  with that id is refused (the provider already told the player the bet did not happen). A rollback
+  with that id is refused (the provider already told the player the bet did not happen); so is a
+  late retry of a bet that was taken and then rolled back. A rollback
   never moves money twice, and rolling back one bet of a round leaves the others.
 - Bets need the player's current launch token; a replaced or expired one is `token_expired`. Wins and
   rollbacks settle on any token the player was issued: they may arrive after the game ended.
@@ -179,10 +180,14 @@ def wallet_bet(
         money = amount_money(player=player, currency=currency, amount=amount, allow_zero=False)
         existing = _existing(provider, transaction_id)
         if existing is not None:
-            return _replay_or_duplicate(
+            answer = _replay_or_duplicate(
                 existing, kind=ProviderTransactionKind.BET, player_id=player.pk, round_id=round_id,
                 game_id=game.pk if game else None, amount_minor=money.minor, currency=currency,
             )
+            if existing.rolled_back:
+                # A late retry of a bet the provider has since cancelled: it must not look like a live bet.
+                raise WalletRefusal(Refusal.TRANSACTION_ROLLED_BACK, "This bet was rolled back.")
+            return answer
         if ProviderTransaction.objects.filter(
             provider=provider, kind=ProviderTransactionKind.ROLLBACK, reference_transaction_id=transaction_id
         ).exists():
