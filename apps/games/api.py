@@ -19,7 +19,7 @@ from apps.core.api import MoneyField, NewestFirstPagination, error_response, ide
 from apps.core.api import idempotency_key as request_idempotency_key
 from apps.core.errors import NotFound, PermissionDenied, ValidationFailed
 from apps.core.money import MINOR_UNITS, format_amount
-from apps.players.selectors import player_for_user
+from apps.players.selectors import player_for_user, player_required
 
 from . import selectors, services, stats
 from .models import Game, Round, SessionStatus
@@ -30,10 +30,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 def _player(request):
-    player = player_for_user(request.user)
-    if player is None:
-        raise PermissionDenied("Only players play.")
-    return player
+    return player_required(request.user, what="game sessions")
 
 
 def _game(slug: str) -> Game:

@@ -19,6 +19,7 @@ from django.db.models import F
 
 from apps.core import clock
 from apps.core.errors import DomainError, InvalidState, NotFound, StakeOutOfRange, ValidationFailed
+from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
 from apps.core.money import Money
 from apps.ledger import selectors as ledger_selectors
@@ -204,7 +205,7 @@ def session_close(*, player, session_id: int, reason: str = "Closed by the playe
 
 
 def _close(session: GameSession, reason: str) -> None:
-    session.close()
+    fsm_step(session, "close")
     session.closed_at = clock.now()
     session.close_reason = reason[:100]
     save_with_history(session, actor=None, reason=reason)

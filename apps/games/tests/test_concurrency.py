@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from apps.core.errors import DomainError
+from apps.core.testing import run_together as core_run_together
 from apps.games import provider_wallet, services
 from apps.games.models import GameSession, ProviderTransaction, Round
 from apps.games.provider_wallet import WalletRefusal
@@ -22,33 +21,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run_together(action, threads: int = 20) -> Counter:
-    """Start `threads` callers at one barrier; count what each got. Every thread closes its own connection."""
-    barrier = threading.Barrier(threads)
-    outcomes: list[str] = []
-    lock = threading.Lock()
+    """core.testing's runner, each outcome named: "ok", a wallet refusal's reason, or a domain error's code."""
 
-    def worker(n: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            action(n)
-            result = "ok"
-        except WalletRefusal as refusal:
-            result = refusal.reason
-        except DomainError as exc:
-            result = exc.code
-        except Exception as exc:  # noqa: BLE001 - any other outcome must fail the test, with its name
-            result = f"error:{exc.__class__.__name__}:{exc}"
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(result)
+    def name(outcome: object) -> str:
+        if isinstance(outcome, WalletRefusal):
+            return outcome.reason
+        if isinstance(outcome, DomainError):
+            return outcome.code
+        if isinstance(outcome, Exception):
+            return f"error:{outcome.__class__.__name__}:{outcome}"
+        return "ok"
 
-    workers = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
-    return Counter(outcomes)
+    return Counter(name(outcome) for outcome in core_run_together(threads, action))
 
 
 def test_the_same_transaction_uuid_from_20_threads_moves_money_once(caleta_provider, player, fund):
