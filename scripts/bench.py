@@ -12,7 +12,10 @@ and we would measure the interpreter, not the ledger. Each client alternates a s
 - "game": bet_post / win_post, as the provider wallet API calls them; the stake includes the
   responsible-gaming protection_check (apps.limits) and its per-player lock;
 - "engine": the same postings through transaction_post, the posting engine alone (account locks,
-  idempotency key, balance check, entries, cached balances, on-commit event).
+  idempotency key, balance check, entries, cached balances, on-commit event);
+- "round": a whole in-house dice round through games.services.round_play (the session's lock and
+  nonce, the protection check, the stake, the provably fair outcome, the win when there is one, the
+  round's record), stake 1.00 at the default target; counted in postings (1 per lost round, 2 per won).
 
 pgbench runs with the same number of clients, before and after the ledger, each after a CHECKPOINT
 and a warm-up like the ledger's; the ratio is against their mean. Goal: many wallets, engine >= 0.5.
@@ -39,7 +42,11 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/casino"
-PATHS = {"game": "stake_place + win_post (with limits check)", "engine": "transaction_post (posting engine)"}
+PATHS = {
+    "game": "stake_place + win_post (with limits check)",
+    "engine": "transaction_post (posting engine)",
+    "round": "games round_play (whole dice round)",
+}
 
 
 def parse_args() -> argparse.Namespace:
@@ -145,6 +152,8 @@ def open_wallets(numbers: list[int]) -> list[int]:
     from django.test.utils import override_settings
 
     from apps.core.money import Money
+    from apps.games.models import Game
+    from apps.games.services import session_open
     from apps.ledger.services import deposit_post
     from apps.players.services import player_register
 
@@ -165,6 +174,8 @@ def open_wallets(numbers: list[int]) -> list[int]:
                 # Enough that alternating 1.00 stakes and wins never run a wallet dry, whatever the interleaving.
                 funds = Money(Decimal("100000.00" if n == 0 else "1000.00"), "EUR")
                 deposit_post(player=player, amount=funds, idempotency_key=f"bench-fund:{n}", reference="bench")
+                # Every wallet has an open dice session for the "round" path (opening one is not what we measure).
+                session_open(player=player, game=Game.objects.get(slug="dice"))
                 ids.append(player.pk)
     finally:
         connection.close()
@@ -176,7 +187,10 @@ def prepare_ledger(*, wallets: int, clients: int) -> tuple[int, list[int]]:
     from django.core.management import call_command
     from django.db import connections
 
+    from apps.games.seed import seed_demo_games
+
     call_command("migrate", verbosity=0, interactive=False)
+    seed_demo_games()  # the in-house dice game the "round" path plays
     connections.close_all()
     numbers = list(range(wallets + 1))
     with mp.get_context("fork").Pool(clients) as pool:
@@ -209,14 +223,24 @@ def client(path: str, scenario: str, number: int, player_ids: list[int], warmup:
         for player in players:
             cash[player.pk] = player_accounts(player=player).cash
             house[player.pk] = system_account(kind=AccountKind.HOUSE_GAME_REVENUE, currency="EUR", shard=counterparty_shard(player))
+    sessions = {}
+    if path == "round":
+        from apps.games.models import GameSession
+
+        sessions = dict(GameSession.objects.filter(player_id__in=player_ids, status="open").values_list("player_id", "pk"))
     rng = random.Random(number)
     round_no = 0
 
-    def play(player, ref: str) -> None:
+    def play(player, ref: str) -> int:
+        if path == "round":
+            from apps.games.services import round_play
+
+            played = round_play(player=player, session_id=sessions[player.pk], stake=stake, choices={}, idempotency_key=ref[-64:])
+            return 1 + (played.payout_minor > 0)
         if path == "game":
             stake_place(player=player, amount=stake, idempotency_key=f"{ref}:bet", reference=ref)
             win_post(player=player, amount=stake, idempotency_key=f"{ref}:win", reference=ref)
-            return
+            return 2
         for kind, sign in ((TransactionKind.BET, -1), (TransactionKind.WIN, 1)):
             transaction_post(
                 kind=kind,
@@ -224,14 +248,14 @@ def client(path: str, scenario: str, number: int, player_ids: list[int], warmup:
                 postings=[Posting(cash[player.pk], sign * stake.minor), Posting(house[player.pk], -sign * stake.minor)],
                 reference=ref,
             )
+        return 2
 
     def play_until(deadline: float) -> int:
         nonlocal round_no
         postings = 0
         while time.perf_counter() < deadline:
             round_no += 1
-            play(players[0] if len(players) == 1 else rng.choice(players), f"bench:{path}:{scenario}:{number}:{round_no}")
-            postings += 2
+            postings += play(players[0] if len(players) == 1 else rng.choice(players), f"bench:{path}:{scenario}:{number}:{round_no}")
         return postings
 
     try:
@@ -289,7 +313,7 @@ def main() -> None:
 
     rates: dict[tuple[str, str], float] = {}
     for scenario, ids in (("1 hot wallet", [hot_id]), (f"{args.wallets} wallets", many_ids)):
-        for path in ("game", "engine"):
+        for path in ("game", "engine", "round"):
             print(f"Ledger: {scenario}, {PATHS[path]}, {args.clients} client processes, {args.seconds}s ...", flush=True)
             checkpoint(ledger_url)
             rates[(scenario, path)] = run_scenario(

@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from functools import lru_cache
 from itertools import product
 from typing import Any
 
@@ -67,12 +68,18 @@ class Engine:
         return sum((p * m for p, m in self.outcome_table(rtp=rtp, choices=choices)), Fraction(0))
 
     def variance_per_unit(self, *, rtp: Decimal, choices: dict[str, Any]) -> float:
+        """Var(payout multiplier), from the whole table; games with one winning multiplier answer in closed form."""
         table = self.outcome_table(rtp=rtp, choices=choices)
         mean = sum((p * m for p, m in table), Fraction(0))
         return float(sum((p * m * m for p, m in table), Fraction(0)) - mean * mean)
 
     def default_choices(self) -> dict[str, Any]:
         return self.parse_choices({})
+
+
+def _one_prize_variance(win_probability: Fraction, multiplier: Fraction) -> float:
+    """A bet that pays `multiplier` with probability q, else 0: Var = q·m² − (q·m)² (the table's sum, without the table)."""
+    return float(win_probability * multiplier * multiplier - (win_probability * multiplier) ** 2)
 
 
 def _only(raw: dict[str, Any], allowed: set[str]) -> None:
@@ -141,6 +148,9 @@ class Dice(Engine):
         }
         payout = _pay(stake_minor, multiplier) if win else 0
         return Play(payout_minor=payout, outcome=outcome, multiplier=multiplier if win else Fraction(0))
+
+    def variance_per_unit(self, *, rtp: Decimal, choices: dict[str, Any]) -> float:
+        return _one_prize_variance(Fraction(self.winning_rolls(choices), DICE_ROLLS), self.win_multiplier(rtp, choices))
 
     def outcome_table(self, *, rtp: Decimal, choices: dict[str, Any]) -> list[tuple[Fraction, Fraction]]:
         multiplier = self.win_multiplier(rtp, choices)
@@ -219,6 +229,9 @@ class Roulette(Engine):
         payout = _pay(stake_minor, multiplier) if win else 0
         return Play(payout_minor=payout, outcome=outcome, multiplier=multiplier if win else Fraction(0))
 
+    def variance_per_unit(self, *, rtp: Decimal, choices: dict[str, Any]) -> float:
+        return _one_prize_variance(Fraction(len(self.winners(choices)), POCKETS), self.win_multiplier(rtp, choices))
+
     def outcome_table(self, *, rtp: Decimal, choices: dict[str, Any]) -> list[tuple[Fraction, Fraction]]:
         multiplier = self.win_multiplier(rtp, choices)
         winners = self.winners(choices)
@@ -282,12 +295,20 @@ class Slot(Engine):
         outcome = {"stops": stops, "symbols": list(symbols), "win": base > 0, "multiplier": _cut4(multiplier)}
         return Play(payout_minor=_pay(stake_minor, multiplier), outcome=outcome, multiplier=multiplier)
 
+    def variance_per_unit(self, *, rtp: Decimal, choices: dict[str, Any]) -> float:
+        return _slot_variance(rtp)
+
     def outcome_table(self, *, rtp: Decimal, choices: dict[str, Any]) -> list[tuple[Fraction, Fraction]]:
         p = Fraction(1, len(REEL_STRIP) ** REELS)
         return [
             (p, self.multiplier(rtp, slot_base_multiplier(tuple(REEL_STRIP[i] for i in combo))))
             for combo in product(range(len(REEL_STRIP)), repeat=REELS)
         ]
+
+
+@lru_cache(maxsize=64)
+def _slot_variance(rtp: Decimal) -> float:
+    return Engine.variance_per_unit(Slot(), rtp=rtp, choices={})
 
 
 ENGINES: dict[str, Engine] = {engine.slug: engine for engine in (Dice(), Roulette(), Slot())}

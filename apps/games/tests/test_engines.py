@@ -130,3 +130,15 @@ def test_the_slot_table_is_the_sum_over_every_reel_stop():
 def test_every_engine_has_defaults_so_stake_alone_is_a_round():
     for engine in ENGINES.values():
         assert engine.default_choices() == engine.parse_choices({})
+
+
+SAMPLED = ({}, {"bet": "red"}, {"target": "33.33", "direction": "under"})
+
+
+@pytest.mark.parametrize(("engine", "rtp", "choices"), [c for c in _cases() if c[2] in SAMPLED])
+def test_the_closed_form_variance_equals_the_tables(engine, rtp, choices):
+    """The RTP monitor's per-round variance, computed without building the table on the hot path, is the table's."""
+    from apps.games.engines import Engine
+
+    parsed = engine.parse_choices(choices)
+    assert engine.variance_per_unit(rtp=rtp, choices=parsed) == pytest.approx(Engine.variance_per_unit(engine, rtp=rtp, choices=parsed))
