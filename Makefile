@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casino
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 
-.PHONY: venv run test fuzz loadtest lint fmt bench bench-reports services migrate seed worker beat clean
+.PHONY: venv run test fuzz loadtest lint fmt bench bench-reports rng-report services migrate seed worker beat clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench: venv services
 ## make bench-reports: the daily CJD and ledger journal over 1,000,000 ledger entries: rows/s and peak RSS
 bench-reports: venv services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/bench_reports.py
+
+## make rng-report: chi-square and KS over 1,000,000 provably fair floats, and each in-house game's simulated RTP
+rng-report: venv
+	$(PY) scripts/rng_report.py
 
 worker: venv
 	$(VENV)/bin/celery -A config worker -l info
