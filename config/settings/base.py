@@ -261,6 +261,11 @@ KYC_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # A quota per player on stored KYC documents (count and bytes), so one account cannot fill the disk.
 KYC_MAX_DOCUMENTS = env.int("KYC_MAX_DOCUMENTS", default=20)
 KYC_MAX_TOTAL_BYTES = env.int("KYC_MAX_TOTAL_MB", default=50) * 1024 * 1024
+# Games: the RTP an operator may set (API.md: 80.00–99.00 unless the jurisdiction allows otherwise), how long a
+# provider launch token takes bets, and the key provider HMAC secrets are encrypted under (SECRET_KEY if unset).
+GAMES_RTP_RANGE = tuple(env.list("GAMES_RTP_RANGE", default=["80.00", "99.00"]))
+GAMES_LAUNCH_TOKEN_HOURS = env.int("GAMES_LAUNCH_TOKEN_HOURS", default=12)
+PROVIDER_SECRETS_KEY = env("PROVIDER_SECRETS_KEY", default="")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 11 * 1024 * 1024
 
 LOGGING = {
