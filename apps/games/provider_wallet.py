@@ -228,11 +228,11 @@ def wallet_win(
         money = amount_money(player=player, currency=currency, amount=amount, allow_zero=True)
         existing = _existing(provider, transaction_id)
         if existing is not None:
-            return _replay_or_duplicate(
-                existing, kind=ProviderTransactionKind.WIN, player_id=player.pk, round_id=round_id,
-                game_id=game.pk if game else None, amount_minor=money.minor, currency=currency,
-                reference_transaction_id=reference_transaction_id,
-            )
+            expected = {"kind": ProviderTransactionKind.WIN, "player_id": player.pk, "round_id": round_id, "amount_minor": money.minor,
+                        "currency": currency, "reference_transaction_id": reference_transaction_id}
+            if game is not None:  # a win that names no game took its bet's: only a named one can differ
+                expected["game_id"] = game.pk
+            return _replay_or_duplicate(existing, **expected)
         bets = ProviderTransaction.objects.filter(provider=provider, player=player, kind=ProviderTransactionKind.BET)
         bets = list(bets.filter(transaction_id=reference_transaction_id) if reference_transaction_id else bets.filter(round_id=round_id))
         if not bets:

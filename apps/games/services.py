@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import F
 
 from apps.core import clock
-from apps.core.errors import DomainError, InvalidState, NotFound, StakeOutOfRange, ValidationFailed
+from apps.core.errors import DomainError, IdempotencyConflict, InvalidState, NotFound, StakeOutOfRange, ValidationFailed
 from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
 from apps.core.money import Money
@@ -240,6 +240,8 @@ def round_play(*, player, session_id: int, stake: Money, choices: dict[str, Any]
     session = _session_for(player, session_id, lock=True)
     existing = Round.objects.filter(session=session, idempotency_key=idempotency_key).first()
     if existing is not None:
+        if existing.stake_minor != stake.minor or existing.currency != stake.currency:
+            raise IdempotencyConflict(details={"idempotency_key": idempotency_key})
         existing.replayed = True
         existing.session = session
         return existing

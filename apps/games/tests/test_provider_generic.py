@@ -38,6 +38,10 @@ def test_balance_bet_win_rollback(acme):
                                       "rolled_back_transaction_id": "b2"})
     assert rollback.json() == {"balance": "115.00"}
     assert ProviderTransaction.objects.get(transaction_id="w1").game == acme.game  # taken from the round's bet
+    replay = acme.call("win", _money(acme, "w1", "25.00"))
+    assert replay.status_code == 200 and replay.json() == {"balance": "115.00", "transaction_id": "w1"}
+    assert acme.call("win", _money(acme, "w1", "26.00")).status_code == 409
+    assert wallet_balances(player=acme.player).cash == eur("115.00")
 
 
 def test_a_bad_or_missing_signature_is_401_and_does_nothing(acme):

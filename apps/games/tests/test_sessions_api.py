@@ -195,3 +195,16 @@ def test_bad_choices_and_client_seed_are_validation_errors(player_client, fund, 
     response = _round(player_client, session["id"], {"stake": "1.00", "target": "150"}, "k")
     assert response.status_code == 400 and "target" in response.json()["error"]["details"]
     assert player_client.post("/api/v1/games/no-such-game/sessions", {}, format="json").status_code == 404
+
+
+def test_the_service_refuses_a_key_reused_for_another_stake(player, fund, house_games):
+    from apps.core.errors import IdempotencyConflict
+
+    fund(player, "10.00")
+    session = services.session_open(player=player, game=house_games["dice"])
+    first = services.round_play(player=player, session_id=session.pk, stake=eur("1.00"), choices={}, idempotency_key="k")
+    again = services.round_play(player=player, session_id=session.pk, stake=eur("1.00"), choices={}, idempotency_key="k")
+    assert again.pk == first.pk and again.replayed and not first.replayed
+    with pytest.raises(IdempotencyConflict):
+        services.round_play(player=player, session_id=session.pk, stake=eur("2.00"), choices={}, idempotency_key="k")
+    assert Round.objects.count() == 1
