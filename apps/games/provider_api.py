@@ -113,8 +113,12 @@ class _GenericView(_ProviderView):
         provider = Provider.objects.filter(code=code, protocol=ProviderProtocol.GENERIC, enabled=True).first()
         secret = crypto.secret_decrypt(provider.secret_encrypted) if provider and provider.secret_encrypted else None
         # Signature before anything else: an unknown provider and a bad signature look the same.
-        if not crypto.hmac_valid(secret, request.body, request.headers.get(self.SIGNATURE_HEADER)):
-            return Response(error_body("token_invalid", "Missing or bad X-Signature; nothing was done."), status=401)
+        signature = request.headers.get(self.SIGNATURE_HEADER)
+        if not signature:
+            message = f"The {self.SIGNATURE_HEADER} header is required; nothing was done."
+            return Response(error_body("not_authenticated", message), status=401)
+        if not crypto.hmac_valid(secret, request.body, signature):
+            return Response(error_body("invalid_credentials", "The signature does not match the body; nothing was done."), status=401)
         try:
             data = _json(request.body)
             player = player_by_public_id(_uuid(data.get("player_id")))
@@ -343,6 +347,11 @@ class CaletaBalanceApi(_CaletaView):
         return provider_wallet.wallet_balance(player=token.player)
 
 
+def _round(data: dict) -> str:
+    """The family allows a null round (a bet outside any round); it is then kept as an empty string."""
+    return _text(data, "round", required=False)
+
+
 def _caleta_game(provider, data):
     return provider_wallet.game_for(provider=provider, game_code=_text(data, "game_code"))
 
@@ -354,7 +363,7 @@ class CaletaBetApi(_CaletaView):
 
     def handle(self, provider, token, data):
         return provider_wallet.wallet_bet(
-            provider=provider, player=token.player, transaction_id=_text(data, "transaction_uuid"), round_id=_text(data, "round"),
+            provider=provider, player=token.player, transaction_id=_text(data, "transaction_uuid"), round_id=_round(data),
             amount=_caleta_amount(data), currency=_text(data, "currency"), game=_caleta_game(provider, data), token=token,
         )
 
@@ -366,7 +375,7 @@ class CaletaWinApi(_CaletaView):
 
     def handle(self, provider, token, data):
         return provider_wallet.wallet_win(
-            provider=provider, player=token.player, transaction_id=_text(data, "transaction_uuid"), round_id=_text(data, "round"),
+            provider=provider, player=token.player, transaction_id=_text(data, "transaction_uuid"), round_id=_round(data),
             amount=_caleta_amount(data), currency=_text(data, "currency"), game=_caleta_game(provider, data),
             reference_transaction_id=_text(data, "reference_transaction_uuid"),
         )

@@ -37,7 +37,7 @@ from django.db import connection, transaction
 
 from apps.core import clock
 from apps.core.errors import AccountBlocked, DomainError, InsufficientFunds, LimitExceeded, SelfExcluded
-from apps.core.money import Money, minor_units
+from apps.core.money import MAX_INTEGER_DIGITS, Money, minor_units
 from apps.ledger import selectors as ledger_selectors
 from apps.ledger import services as ledger_services
 
@@ -120,6 +120,8 @@ def amount_money(*, player, currency: str, amount: Decimal, allow_zero: bool) ->
         raise WalletRefusal(Refusal.WRONG_CURRENCY, f"The wallet is in {player.currency}.")
     if not isinstance(amount, Decimal) or not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero):
         raise WalletRefusal(Refusal.BAD_AMOUNT, "The amount must be a positive number.")
+    if amount.adjusted() >= MAX_INTEGER_DIGITS:
+        raise WalletRefusal(Refusal.BAD_AMOUNT, f"Amounts have at most {MAX_INTEGER_DIGITS} digits before the decimal point.")
     places = minor_units(currency)
     if amount != amount.quantize(Decimal(1).scaleb(-places)):
         raise WalletRefusal(Refusal.BAD_AMOUNT, f"{currency} amounts have at most {places} decimal places.")

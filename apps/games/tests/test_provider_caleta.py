@@ -177,6 +177,7 @@ def test_a_wager_limit_applies_to_provider_bets_as_to_in_house_rounds(table):
         ({"amount": -1_000_000}, "RS_ERROR_WRONG_SYNTAX"),
         ({"amount": 1_000_001}, "RS_ERROR_WRONG_SYNTAX"),  # 10.00001 EUR: finer than a cent, never rounded
         ({"amount": 0}, "RS_ERROR_WRONG_SYNTAX"),
+        ({"amount": 10**40}, "RS_ERROR_WRONG_SYNTAX"),
         ({"amount": "1000000"}, "RS_ERROR_WRONG_TYPES"),
         ({"amount": 1000000.5}, "RS_ERROR_WRONG_TYPES"),
         ({"token": "forged-token"}, "RS_ERROR_INVALID_TOKEN"),

@@ -52,8 +52,9 @@ def test_a_bad_or_missing_signature_is_401_and_does_nothing(acme):
     good = crypto.hmac_hex(acme.secret, raw)
     tampered = acme.client.post(f"/api/v1/providers/{acme.provider.code}/bet", raw.replace(b"10.00", b"90.00"),
                                 content_type="application/json", HTTP_X_SIGNATURE=good)
-    assert tampered.status_code == 401
-    assert acme.call("bet", body, signature="").status_code == 401
+    assert tampered.status_code == 401 and tampered.json()["error"]["code"] == "invalid_credentials"
+    missing = acme.call("bet", body, signature="")
+    assert missing.status_code == 401 and missing.json()["error"]["code"] == "not_authenticated"
     assert acme.call("bet", body, signature=crypto.hmac_hex("another-secret-of-enough-length-000000", raw)).status_code == 401
     assert wallet_balances(player=acme.player).cash == eur("100.00") and not ProviderTransaction.objects.exists()
 
