@@ -42,6 +42,13 @@ def stake_place(*, player, amount: Money, idempotency_key: str, reference: str, 
     concurrent stakes cannot jointly exceed a limit; it takes its lock before the ledger's account locks, in
     the same order deposits do, so the two never deadlock.
     """
+    return _stake_in_transaction(player=player, amount=amount, idempotency_key=idempotency_key, reference=reference, metadata=metadata)
+
+
+def _stake_in_transaction(*, player, amount: Money, idempotency_key: str, reference: str, metadata: dict | None) -> LedgerTransaction:
+    """stake_place's body, for a caller already in its own transaction that lets any refusal end it (no savepoint)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("A stake must run inside the transaction that records it.")
     try:
         protection_check(player=player, action="stake", amount=amount)
     except DomainError:
@@ -264,13 +271,17 @@ def round_play(*, player, session_id: int, stake: Money, choices: dict[str, Any]
     play = engine.play(units=units, stake_minor=stake.minor, rtp=session.rtp, choices=parsed)
     reference = f"game-round:{session.pk}:{nonce}"
     metadata = {"game": game.slug, "session": session.pk, "nonce": nonce}
-    bet = stake_place(player=player, amount=stake, idempotency_key=f"{reference}:bet", reference=reference, metadata=metadata)
+    bet = _stake_in_transaction(player=player, amount=stake, idempotency_key=f"{reference}:bet", reference=reference, metadata=metadata)
+    balance_minor = _cash_after(bet, -stake.minor)
     win = None
     if play.payout_minor > 0:
         win = ledger_services.win_post(
             player=player, amount=Money.from_minor(play.payout_minor, stake.currency), idempotency_key=f"{reference}:win",
             reference=reference, metadata=metadata, savepoint=False,
         )
+        balance_minor = _cash_after(win, play.payout_minor)
+    if balance_minor is None:  # pragma: no cover - a posting without its entries (a ledger replay) cannot happen under the session lock
+        balance_minor = ledger_selectors.wallet_balances(player=player).cash.minor
     round_ = Round.objects.create(
         session=session,
         player=player,
@@ -280,7 +291,7 @@ def round_play(*, player, session_id: int, stake: Money, choices: dict[str, Any]
         currency=stake.currency,
         stake_minor=stake.minor,
         payout_minor=play.payout_minor,
-        balance_after_minor=ledger_selectors.wallet_balances(player=player).cash.minor,
+        balance_after_minor=balance_minor,
         rtp=session.rtp,
         choices=parsed,
         outcome=play.outcome,
@@ -293,6 +304,18 @@ def round_play(*, player, session_id: int, stake: Money, choices: dict[str, Any]
     round_.session = session
     round_.replayed = False
     return round_
+
+
+def _cash_after(posting: LedgerTransaction, cash_amount: int) -> int | None:
+    """The player's cash after a two-legged game posting, read from its own entries (no extra query).
+
+    The cash leg is the entry carrying `cash_amount` (−stake for a bet, +payout for a win); the house
+    leg carries the opposite sign, so the two never match the same amount.
+    """
+    for entry in getattr(posting, "posted_entries", ()):
+        if entry.amount == cash_amount:
+            return entry.balance_after
+    return None
 
 
 def round_many(*, player, session_id: int, stake: Money, count: int, choices: dict[str, Any] | None = None, key_prefix: str = "") -> int:

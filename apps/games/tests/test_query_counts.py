@@ -73,3 +73,19 @@ def test_session_rounds_and_catalog_do_not_grow_with_rows(player, fund, house_ga
     assert many == few
     catalog, _ = _count(client, "/api/v1/games")
     assert catalog <= 4
+
+
+def test_a_round_costs_a_fixed_number_of_queries(player, fund, house_games, django_assert_max_num_queries):
+    """A round's round trips (here a 98% win), pinned so a regression shows: SAVEPOINT, the session lock, the idempotency lookup,
+    the protection lock, the wallet lock + bet, the wallet lock + win, the round row, the nonce, RELEASE.
+    The balance shown comes from the win's own entries, not from another query."""
+    fund(player, "50.00")
+    session = services.session_open(player=player, game=house_games["dice"])
+    services.round_play(player=player, session_id=session.pk, stake=eur("1.00"), choices={}, idempotency_key="warm")
+    with django_assert_max_num_queries(11):
+        played = services.round_play(
+            player=player, session_id=session.pk, stake=eur("1.00"), choices={"target": "98.00"}, idempotency_key="counted"
+        )
+    from apps.ledger.selectors import wallet_balances
+
+    assert played.balance_after == wallet_balances(player=player).cash
