@@ -208,3 +208,38 @@ def test_a_yen_wallet_takes_whole_yen_only(caleta_provider, make_player, fund):
 
 def test_a_body_that_is_not_json_is_wrong_syntax(table):
     assert table.provider.call("bet", {}, raw=b"{not json").json()["status"] == "RS_ERROR_WRONG_SYNTAX"
+
+
+def test_the_same_transaction_uuid_from_another_player_or_game_is_a_duplicate(table, caleta_provider, make_player, fund):
+    from decimal import Decimal
+
+    from apps.games.models import GameKind
+    from apps.games.seed import default_stake_limits
+
+    table.bet("t1")
+    other = make_player()
+    fund(other, "50.00")
+    other_table = Table(caleta_provider, other, services.launch_create(player=other, game=caleta_provider.game).token)
+    assert other_table.bet("t1")["status"] == "RS_ERROR_DUPLICATE_TRANSACTION"
+    services.game_register(slug="clt-other", name="Other", kind=GameKind.SLOTS, rtp=Decimal("96.00"),
+                           stake_limits=default_stake_limits(), provider=caleta_provider.provider, provider_game_code="clt_other")
+    assert table.bet("t1", game_code="clt_other")["status"] == "RS_ERROR_DUPLICATE_TRANSACTION"
+    assert other_table.cash() == eur("50.00") and table.cash() == eur("90.00")
+
+
+def test_an_expired_token_takes_no_bets_but_settles_wins(table, time_machine):
+    from datetime import timedelta
+
+    from apps.core import clock
+
+    table.bet("b1")
+    time_machine.move_to(clock.now() + services.launch_token_ttl() + timedelta(minutes=1))
+    assert table.bet("b2")["status"] == "RS_ERROR_TOKEN_EXPIRED"
+    assert table.win("w1", "b1", amount=500_000)["status"] == "RS_OK"
+    assert table.cash() == eur("95.00")
+
+
+def test_a_bet_outside_any_round_is_accepted(table):
+    body = table.body(transaction_uuid="t-null", round=None, amount=1_000_000)
+    assert table.provider.call("bet", body).json()["status"] == "RS_OK"
+    assert ProviderTransaction.objects.get(transaction_id="t-null").round_id == ""
