@@ -129,3 +129,19 @@ def test_launch_is_refused_like_a_round(player_client, caleta_provider):
     limits_services.timeout_start(player=player_client.player, hours=24)
     response = player_client.post(f"/api/v1/games/{caleta_provider.game.slug}/launch")
     assert response.status_code == 403 and response.json()["error"]["code"] == "self_excluded"
+
+
+def test_an_operator_edits_a_provider_with_a_reason_and_the_key_stays(client, staff_user, generic_provider):
+    operator = staff_user("operator")
+    client.force_login(operator)
+    provider = generic_provider.provider
+    before = provider.secret_encrypted
+    url = reverse("admin:games_provider_change", args=[provider.pk])
+    data = {"name": "Acme Gaming", "enabled": "on", "currencies": '["EUR", "USD"]', "launch_url": "https://games.acme.test/launch",
+            "reason": "Contract signed"}
+    assert client.post(url, data).status_code == 302
+    provider.refresh_from_db()
+    assert (provider.name, provider.currencies, provider.secret_encrypted) == ("Acme Gaming", ["EUR", "USD"], before)
+    assert provider.history.first().history_user == operator
+    client.force_login(staff_user("compliance"))
+    assert client.post(url, {**data, "name": "Hijacked"}).status_code == 403
