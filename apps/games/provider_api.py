@@ -301,10 +301,18 @@ class _CaletaView(_ProviderView):
         return {**body, "status": RS_OK, "balance": caleta_units(answer.balance.minor, answer.balance.currency)}
 
 
+# Only `status` is always there: a refusal before the token is known (a bad signature, a forged token) cannot
+# name the user, currency or balance. `token` answers `check` only.
 _CALETA_OUT = inline_serializer(
     "CaletaWalletOut",
-    {"user": _S(), "status": _S(help_text="RS_OK or an RS_ERROR_* status"), "request_uuid": _S(), "currency": _S(),
-     "balance": serializers.IntegerField(help_text="1/100,000 of the currency unit")},
+    {
+        "status": _S(help_text="RS_OK or an RS_ERROR_* status"),
+        "user": _S(required=False, help_text="The player's id, as /me gives it."),
+        "request_uuid": _S(required=False, allow_null=True),
+        "currency": _S(required=False),
+        "balance": serializers.IntegerField(required=False, help_text="1/100,000 of the currency unit"),
+        "token": _S(required=False, help_text="check only: the token checked."),
+    },
 )
 
 
