@@ -145,3 +145,11 @@ def test_an_operator_edits_a_provider_with_a_reason_and_the_key_stays(client, st
     assert provider.history.first().history_user == operator
     client.force_login(staff_user("compliance"))
     assert client.post(url, {**data, "name": "Hijacked"}).status_code == 403
+
+
+def test_dice_is_always_in_the_catalog_from_the_first_migrate():
+    """API.md: dice is always in the catalog. The migration registered it, with a history row."""
+    dice = Game.objects.get(slug="dice")
+    assert dice.provider is None and dice.kind == "dice" and dice.enabled
+    assert dice.history.filter(history_type="+").exists()
+    assert set(Game.objects.filter(provider__isnull=True).values_list("slug", flat=True)) >= {"dice", "roulette", "fruit-slot"}
