@@ -68,6 +68,9 @@ class _ProviderView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # Not throttled per IP (as the PSP webhook): an aggregator sends every player's bets and wins from a few
+    # addresses, and a refused win or rollback would leave a player's money unsettled. The signature gates them.
+    throttle_classes: list = []
 
 
 # --- Generic signed protocol (API.md) ---------------------------------------------------------------

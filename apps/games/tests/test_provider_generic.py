@@ -108,3 +108,14 @@ def test_wrong_currency_unknown_player_and_unknown_game(acme):
     assert acme.call("bet", {**_money(acme, "b1"), "player_id": "00000000-0000-0000-0000-000000000000"}).status_code == 404
     assert acme.call("bet", _money(acme, "b1", game_code="nope")).status_code == 404
     assert wallet_balances(player=acme.player).cash == eur("100.00")
+
+
+def test_provider_calls_are_not_throttled_per_ip(acme, settings):
+    """Everything a provider sends comes from its few addresses; the anonymous per-IP rate must not cut it off."""
+    from django.core.cache import cache
+
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "anon": "2/min"}
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    cache.clear()
+    statuses = {acme.call("balance", {"player_id": str(acme.player.public_id), "currency": "EUR"}).status_code for _ in range(5)}
+    assert statuses == {200}
