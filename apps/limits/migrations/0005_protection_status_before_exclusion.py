@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from apps.core.sqlite_triggers import around_sqlite_rebuild
+
 
 class Migration(migrations.Migration):
 
@@ -9,7 +11,8 @@ class Migration(migrations.Migration):
         ('limits', '0004_has_limits_trigger'),
     ]
 
-    operations = [
+    # The has-limits trigger (0004) names limits_playerprotection: lift it around SQLite's table rebuild.
+    operations = around_sqlite_rebuild("limits_playerprotection", operations=[
         migrations.AddField(
             model_name='historicalplayerprotection',
             name='status_before_exclusion',
@@ -20,4 +23,4 @@ class Migration(migrations.Migration):
             name='status_before_exclusion',
             field=models.CharField(blank=True, help_text="The player's status when the self-exclusion began (active or suspended); the return restores it.", max_length=16),
         ),
-    ]
+    ])
