@@ -22,6 +22,16 @@ if os.environ.get("CI"):
 _counter = itertools.count(1)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_market_policies():
+    """Market rules are cached per process; a test's rule change is rolled back, so its cache must go too."""
+    from apps.markets.selectors import clear_policy_cache
+
+    clear_policy_cache()
+    yield
+    clear_policy_cache()
+
+
 @pytest.fixture
 def private_media(settings, tmp_path):
     """KYC documents land in a throw-away private directory for this test, never a developer's own."""

@@ -58,6 +58,10 @@ class AccountUnderReview(DomainError):
     default_message = "This account is under review; withdrawals are paused until the review is complete."
 
 
+class MarketRestricted(DomainError):
+    status_code, code, default_message = 403, "market_restricted", "The rules of your market do not allow this."
+
+
 class PermissionDenied(DomainError):
     status_code, code, default_message = 403, "permission_denied", "You do not have permission to do this."
 

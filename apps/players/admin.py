@@ -24,6 +24,7 @@ from django.urls import path, reverse
 from django_fsm import can_proceed
 
 from apps.core.admin import AuditedHistoryAdmin, action_hidden_fields, apply_to_each, confirm_action_page
+from apps.core.markets_hook import market_codes
 from apps.core.panels import player_panel, render_player_overview
 
 from . import services
@@ -125,6 +126,9 @@ STATUS_TRANSITIONS = {
 
 
 class PlayerAdminForm(forms.ModelForm):
+    market = forms.ChoiceField(
+        choices=(), required=False, help_text="The licence whose rules apply; moving a player needs the change_player_market permission.",
+    )
     change_reason = forms.CharField(
         required=False,
         max_length=255,
@@ -134,11 +138,18 @@ class PlayerAdminForm(forms.ModelForm):
 
     class Meta:
         model = Player
-        fields = (*EDITABLE_IDENTITY_FIELDS, "is_test_player")
+        fields = (*EDITABLE_IDENTITY_FIELDS, "is_test_player", "market")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "market" in self.fields:
+            self.fields["market"].choices = [(code, code) for code in market_codes()]
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        changed = [name for name in self.changed_data if name != "change_reason"]
+        if not cleaned.get("market") and self.instance.pk:
+            cleaned["market"] = self.instance.market  # not posted (read-only for this user): unchanged
+        changed = [name for name in self.changed_data if name != "change_reason" and (name != "market" or cleaned.get("market"))]
         if changed and not (cleaned.get("change_reason") or "").strip():
             self.add_error("change_reason", "Say why you are changing this player.")
         return cleaned
@@ -161,8 +172,8 @@ class StatusReasonForm(forms.Form):
 @admin.register(Player)
 class PlayerAdmin(AuditedHistoryAdmin):
     form = PlayerAdminForm
-    list_display = ("email", "full_name", "public_id", "status", "country", "currency", "is_test_player", "created_at")
-    list_filter = ("status", "country", "currency", "is_test_player")
+    list_display = ("email", "full_name", "public_id", "status", "country", "market", "currency", "is_test_player", "created_at")
+    list_filter = ("status", "market", "country", "currency", "is_test_player")
     list_select_related = ("user",)
     search_fields = ("user__email", "user__first_name", "user__last_name")
     search_help_text = "Email or name; an exact public id (UUID) or internal id also matches."
@@ -194,7 +205,10 @@ class PlayerAdmin(AuditedHistoryAdmin):
     base_fieldsets = (
         ("360° overview", {"fields": ("overview",)}),
         ("Account", {"fields": ("public_id", "email", "full_name", "status", "status_reason", "status_changed_at", "is_test_player")}),
-        ("Registration", {"fields": ("date_of_birth", "country", "currency", "signup_ip", "signup_device", "device_id", "created_at")}),
+        (
+            "Registration",
+            {"fields": ("date_of_birth", "country", "market", "currency", "signup_ip", "signup_device", "device_id", "created_at")},
+        ),
         ("Identity and contact", {"fields": EDITABLE_IDENTITY_FIELDS}),
         ("Verification", {"fields": ("email_verified", "phone_verified", "id_document_type", "id_document_number", "activated_at")}),
     )
@@ -208,6 +222,11 @@ class PlayerAdmin(AuditedHistoryAdmin):
 
     def has_change_status_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("players.change_player_status")
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.has_perm("players.change_player_market"):
+            return self.readonly_fields
+        return (*self.readonly_fields, "market")
 
     def get_fieldsets(self, request, obj=None):
         if self.has_change_permission(request, obj):
@@ -240,6 +259,9 @@ class PlayerAdmin(AuditedHistoryAdmin):
         identity = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_IDENTITY_FIELDS}
         if identity:
             services.player_update_identity(player=obj, actor=request.user, reason=reason, **identity)
+        moved = form.cleaned_data.get("market") and form.cleaned_data["market"] != Player.objects.get(pk=obj.pk).market
+        if moved and request.user.has_perm("players.change_player_market"):
+            services.player_change_market(player=obj, market=form.cleaned_data["market"], actor=request.user, reason=reason)
         if "is_test_player" in form.changed_data:
             services.player_set_test_flag(
                 player=obj, actor=request.user, is_test_player=form.cleaned_data["is_test_player"], reason=reason

@@ -99,6 +99,10 @@ class Player(FSMModelMixin, models.Model):
     date_of_birth = models.DateField()
     country = models.CharField(max_length=2, help_text="Country of residence, ISO 3166-1 alpha-2.")
     currency = models.CharField(max_length=3, help_text="Wallet currency, ISO 4217; fixed at registration.")
+    # The licence whose rules apply (apps.markets, read through markets.selectors.policy_for): decided from
+    # the country at registration, changed only by an operator with a reason (player_change_market).
+    # A code, not a foreign key: players sits beside markets in the layers and never imports it.
+    market = models.CharField(max_length=16, db_index=True, blank=True)
     second_surname = models.CharField(max_length=150, blank=True)
     nationality = models.CharField(max_length=2, blank=True)
     sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
@@ -131,7 +135,10 @@ class Player(FSMModelMixin, models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["status"]), models.Index(fields=["country"])]
-        permissions = [("change_player_status", "Can suspend, reinstate or close players")]
+        permissions = [
+            ("change_player_status", "Can suspend, reinstate or close players"),
+            ("change_player_market", "Can move a player to another market (licence)"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user.email} ({self.public_id})"

@@ -7,6 +7,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "players.view_player",
         "players.change_player",
         "players.change_player_status",
+        "players.change_player_market",
         "axes.view_accessattempt",
         "axes.delete_accessattempt",
         "axes.view_accessfailurelog",

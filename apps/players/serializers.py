@@ -5,12 +5,29 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.core.money import MoneyError, parse_amount
 from apps.core.player_facts import player_fact, player_fact_schema
 
 from .models import Device, PlayerStatus, Sex
 
 _ALPHA2 = r"^[A-Za-z]{2}$"
 _ALPHA3 = r"^[A-Za-z]{3}$"
+
+
+class DepositLimitsInput(serializers.Serializer):
+    """Decimal strings in the wallet currency; the registration serializer parses them once it knows the currency."""
+
+    day = serializers.CharField(required=False, allow_null=True, help_text="e.g. \"100.00\"")
+    week = serializers.CharField(required=False, allow_null=True)
+    month = serializers.CharField(required=False, allow_null=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            for value in data.values():
+                if value is not None and not isinstance(value, str):
+                    # API.md: money is a decimal string; a JSON number is refused, not coerced.
+                    raise serializers.ValidationError("Amounts are decimal strings, e.g. \"100.00\".")
+        return super().to_internal_value(data)
 
 
 class RegisterInputSerializer(serializers.Serializer):
@@ -34,6 +51,10 @@ class RegisterInputSerializer(serializers.Serializer):
         choices=Device.choices, required=False, help_text="Device class for the regulator's registry; or send the X-Device-Type header."
     )
     device_id = serializers.CharField(max_length=128, required=False)
+    deposit_limits = DepositLimitsInput(
+        required=False,
+        help_text="Deposit limits from the start, in the wallet currency; a market may impose defaults (DGOJ: 600/1,500/3,000 EUR).",
+    )
 
     def validate_date_of_birth(self, value):
         if value.year < 1900:
@@ -45,6 +66,19 @@ class RegisterInputSerializer(serializers.Serializer):
             if name in attrs:
                 attrs[name] = attrs[name].upper()
         attrs["email"] = attrs["email"].strip().lower()
+        if "deposit_limits" in attrs:
+            # Parsed here, not in the nested serializer: the amounts are in the currency chosen beside them.
+            limits, problems = {}, {}
+            for period, raw in attrs["deposit_limits"].items():
+                if raw is None:
+                    continue
+                try:
+                    limits[period] = parse_amount(raw, attrs["currency"])
+                except MoneyError as exc:
+                    problems[period] = [str(exc)]
+            if problems:
+                raise serializers.ValidationError({"deposit_limits": problems})
+            attrs["deposit_limits"] = limits
         return attrs
 
 
@@ -71,6 +105,7 @@ class PlayerSerializer(serializers.Serializer):
     last_name = serializers.CharField(source="user.last_name")
     country = serializers.CharField()
     currency = serializers.CharField()
+    market = serializers.CharField(help_text="The licence whose rules apply to the player, e.g. ukgc, dgoj.")
     status = serializers.ChoiceField(choices=PlayerStatus.choices)
     kyc_status = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()

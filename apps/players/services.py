@@ -17,10 +17,13 @@ from apps.core import clock
 from apps.core.errors import AccountBlocked, CountryBlocked, EmailTaken, TokenInvalid, Underage, ValidationFailed
 from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
-from apps.core.money import MINOR_UNITS
+from apps.core.markets_hook import market_codes, market_for_country
+from apps.core.money import MINOR_UNITS, Money
 
 from .models import Player, PlayerStatus, StatusReason, User
-from .signals import player_logged_in
+from .signals import player_logged_in, player_registered
+
+DEPOSIT_LIMIT_PERIODS = ("day", "week", "month")
 
 
 def _age_on(born: date, today: date) -> int:
@@ -40,18 +43,30 @@ def player_register(
     signup_ip: str | None = None,
     signup_device: str = "",
     device_id: str = "",
+    deposit_limits: dict[str, Money] | None = None,
     **profile: str,
 ) -> Player:
-    """Create the login and the player profile together, or neither."""
+    """Create the login and the player profile together, or neither.
+
+    The country decides the market (licence) once, here; countries on no licence are refused. Apps that
+    set something up for every new player (limits: the market's mandatory deposit limits and the ones the
+    player chose, `deposit_limits` by period) listen to `player_registered`, sent inside this transaction,
+    so a refusal there registers nobody.
+    """
     email = User.objects.normalize_email(email).strip().lower()
     country = country.upper()
     currency = currency.upper()
     if _age_on(date_of_birth, clock.now().date()) < settings.MINIMUM_AGE:
         raise Underage(details={"date_of_birth": [f"Players must be at least {settings.MINIMUM_AGE}."]})
-    if country in settings.BLOCKED_COUNTRIES:
+    market = market_for_country(country)
+    if market is None:
         raise CountryBlocked(details={"country": [f"Registration from {country} is not accepted."]})
     if currency not in settings.SUPPORTED_CURRENCIES or currency not in MINOR_UNITS:
         raise ValidationFailed(details={"currency": [f"{currency} is not offered."]})
+    deposit_limits = dict(deposit_limits or {})
+    for period, amount in deposit_limits.items():
+        if period not in DEPOSIT_LIMIT_PERIODS or amount.currency != currency or amount.amount <= 0:
+            raise ValidationFailed(details={"deposit_limits": [f"{period}: a positive amount in {currency} for day, week or month."]})
     if User.objects.filter(email__iexact=email).exists():
         raise EmailTaken(details={"email": ["An account with this email already exists."]})
     candidate = User(email=email, first_name=first_name, last_name=last_name)
@@ -65,17 +80,39 @@ def player_register(
     except IntegrityError:
         # Two registrations raced for one email; the database's unique index decided.
         raise EmailTaken(details={"email": ["An account with this email already exists."]}) from None
-    return Player.objects.create(
+    player = Player.objects.create(
         user=user,
         date_of_birth=date_of_birth,
         country=country,
         currency=currency,
+        market=market,
         signup_ip=signup_ip,
         signup_device=signup_device,
         device_id=device_id,
         status_changed_at=clock.now(),
         **profile,
     )
+    player_registered.send(sender=Player, player=player, deposit_limits=deposit_limits)
+    return player
+
+
+@transaction.atomic
+def player_change_market(*, player: Player, market: str, actor: User | None, reason: str) -> Player:
+    """Move a player to another licence's rules (e.g. they moved country and proved it): an operator's decision.
+
+    Only the code changes; what the new rules mean for existing limits or balances is for the apps that
+    own them to apply the next time they read `policy_for(player)`.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(details={"reason": ["A reason is required to change a player's market."]})
+    if market not in market_codes():
+        raise ValidationFailed(details={"market": [f"No market {market!r}."]})
+    locked = Player.objects.select_for_update().get(pk=player.pk)
+    if locked.market != market:
+        locked.market = market
+        save_with_history(locked, actor=actor, reason=reason)
+    return locked
 
 
 def _transition(player: Player, method_name: str, *, actor: User | None, reason: str, reason_code: str = "") -> Player:
@@ -253,6 +290,7 @@ __all__ = [
     "auth_logout",
     "auth_token_refresh",
     "auth_tokens_issue",
+    "player_change_market",
     "player_close",
     "player_mark_activated",
     "player_reactivate",

@@ -36,6 +36,7 @@ THIRD_PARTY_APPS = [
 LOCAL_APPS = [
     "apps.core",
     "apps.players",
+    "apps.markets",
     "apps.ledger",
     "apps.payments",
     "apps.kyc",
@@ -245,14 +246,13 @@ AXES_CLIENT_IP_CALLABLE = "apps.core.http.axes_client_ip"
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # --- Domain configuration (the operator's, from the environment) ---
-# Markets the operator is not licensed for; registration from these is refused.
-BLOCKED_COUNTRIES = env.list("BLOCKED_COUNTRIES", default=["US", "FR", "NL", "GB", "AU", "KP", "IR"])
+# Countries the default licence (apps.markets, `is_default`) does not cover; a country another market
+# lists explicitly (GB → ukgc, ES → dgoj) is accepted under that market's rules whatever this says.
+BLOCKED_COUNTRIES = env.list("BLOCKED_COUNTRIES", default=["US", "FR", "NL", "AU", "KP", "IR"])
 MINIMUM_AGE = 18
 SUPPORTED_CURRENCIES = env.list(
     "SUPPORTED_CURRENCIES", default=["EUR", "USD", "GBP", "SEK", "NOK", "DKK", "CAD", "JPY"]
 )
-# EU AMLD customer due diligence threshold for casinos: lifetime deposits above this need approved KYC.
-KYC_DEPOSIT_THRESHOLD = env("KYC_DEPOSIT_THRESHOLD", default="2000.00")
 PSP_WEBHOOK_SECRET = env("PSP_WEBHOOK_SECRET", default="sandbox-psp-webhook-secret")
 # Deposit methods players may use. The sandbox PSP credits cash without taking real money,
 # so production must list only real PSP methods (see production.py).

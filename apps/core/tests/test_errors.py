@@ -28,6 +28,7 @@ API_MD_TABLE = [
     (errors.KycRequired, 403, "kyc_required"),
     (errors.AccountUnderReview, 403, "account_under_review"),
     (errors.PermissionDenied, 403, "permission_denied"),
+    (errors.MarketRestricted, 403, "market_restricted"),
     (errors.NotFound, 404, "not_found"),
     (errors.IdempotencyConflict, 409, "idempotency_conflict"),
     (errors.EmailTaken, 409, "email_taken"),

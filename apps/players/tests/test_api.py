@@ -22,7 +22,7 @@ TOKEN = "/api/v1/auth/token"
 REFRESH = "/api/v1/auth/token/refresh"
 LOGOUT = "/api/v1/auth/logout"
 ME = "/api/v1/me"
-PLAYER_KEYS = {"id", "email", "first_name", "last_name", "country", "currency", "status", "kyc_status", "created_at"}
+PLAYER_KEYS = {"id", "email", "first_name", "last_name", "country", "currency", "market", "status", "kyc_status", "created_at"}
 
 
 def error_code(response) -> str:
@@ -66,7 +66,7 @@ def test_register_underage_is_400_underage_on_the_day_before_the_18th_birthday(a
     assert on_the_birthday.status_code == 201
 
 
-@pytest.mark.parametrize("country", ["GB", "us", "Fr"])
+@pytest.mark.parametrize("country", ["KP", "us", "Fr"])
 def test_register_from_blocked_country_is_400_country_blocked(api_client, registration, country):
     response = api_client.post(REGISTER, registration(country=country), format="json")
     assert response.status_code == 400

@@ -1,0 +1,42 @@
+"""Which licence (market) takes a player from a country: asked by players, answered by markets.
+
+The players app (layer 2) decides a new player's market at registration but may not import the
+markets app (also layer 2): ARCHITECTURE.md's layers. So markets registers its resolver here in its
+AppConfig.ready(), and registration asks this module. A market is stored on the player as its code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class _Resolver:
+    market_for_country: Callable[[str], str | None]
+    market_codes: Callable[[], Iterable[str]]
+
+
+_resolver: _Resolver | None = None
+
+
+def register_market_resolver(*, market_for_country: Callable[[str], str | None], market_codes: Callable[[], Iterable[str]]) -> None:
+    global _resolver
+    _resolver = _Resolver(market_for_country=market_for_country, market_codes=market_codes)
+
+
+def _required() -> _Resolver:
+    if _resolver is None:
+        # A deployment without the markets app would accept players under no licence's rules.
+        raise LookupError("No app registered a market resolver (apps.markets must be installed).")
+    return _resolver
+
+
+def market_for_country(country: str) -> str | None:
+    """The code of the market that licenses play from this country, or None: no licence, registration refused."""
+    return _required().market_for_country(country.upper())
+
+
+def market_codes() -> list[str]:
+    """Every market code, for the operator's choice when moving a player between markets."""
+    return sorted(_required().market_codes())

@@ -1,0 +1,33 @@
+from django.apps import AppConfig
+
+
+class MarketsConfig(AppConfig):
+    name = "apps.markets"
+    label = "markets"
+    verbose_name = "Markets and licences"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_migrate, post_save
+
+        from apps.core.markets_hook import register_market_resolver
+
+        from .models import ExchangeRate, Market
+        from .selectors import clear_policy_cache, market_codes, market_for_country
+
+        register_market_resolver(market_for_country=market_for_country, market_codes=market_codes)
+
+        def forget_policies(sender, **kwargs) -> None:
+            clear_policy_cache()
+
+        post_save.connect(forget_policies, sender=Market, dispatch_uid="markets.forget_policies_on_save", weak=False)
+        post_delete.connect(forget_policies, sender=Market, dispatch_uid="markets.forget_policies_on_delete", weak=False)
+
+        def reinstall_defaults(sender, **kwargs) -> None:
+            # A flushed database (transactional tests) keeps its tables but loses the data migration's rows.
+            from .defaults import install_defaults
+
+            if not Market.objects.exists():
+                install_defaults(Market, ExchangeRate)
+                clear_policy_cache()
+
+        post_migrate.connect(reinstall_defaults, sender=self, dispatch_uid="markets.reinstall_defaults", weak=False)

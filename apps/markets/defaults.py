@@ -1,0 +1,71 @@
+"""The licences and demo EUR rates the project ships with (README "Markets" gives each rule's legal source).
+
+Installed by the data migration, and again after a database flush (post_migrate) when the table is
+empty, as in transactional tests: without a market no one can register.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+MARKETS = [
+    {
+        "code": "ukgc",
+        "name": "Great Britain",
+        "regulator": "Gambling Commission (UKGC)",
+        "countries": ["GB"],
+        "time_zone": "Europe/London",
+        "verification_before_play": True,
+        "limit_raise_needs_confirmation": True,
+        "confirmation_lapse_days": 7,
+        "withdrawal_reversal_allowed": False,
+        "rule_currency": "GBP",
+        "slot_max_stake": Decimal("5.00"),
+        "slot_max_stake_young_adult": Decimal("2.00"),
+        "young_adult_max_age": 24,
+        "slot_min_spin_interval_ms": 2500,
+        "slot_autoplay_allowed": False,
+        "reports": ["ukgc_quarterly"],
+        "report_time_zone": "Europe/London",
+    },
+    {
+        "code": "dgoj",
+        "name": "Spain",
+        "regulator": "Dirección General de Ordenación del Juego (DGOJ)",
+        "countries": ["ES"],
+        "time_zone": "Europe/Madrid",
+        "mandatory_deposit_limit_day_eur": Decimal("600.00"),
+        "mandatory_deposit_limit_week_eur": Decimal("1500.00"),
+        "mandatory_deposit_limit_month_eur": Decimal("3000.00"),
+        "reports": ["dgoj_rud_daily", "dgoj_cjd_daily", "dgoj_rud_monthly", "dgoj_cjd_monthly"],
+        "report_time_zone": "Europe/Madrid",
+    },
+    {
+        "code": "intl",
+        "name": "Other accepted countries",
+        "regulator": "The operator's default licence",
+        "countries": [],
+        "is_default": True,
+        "reports": ["ledger_journal_daily", "ggr_daily"],
+    },
+]
+
+# Demo rates only (EUR per unit, late 2024): load real ones with `manage.py load_exchange_rates FILE.csv`.
+DEMO_RATES = {
+    "USD": "0.92", "GBP": "1.17", "SEK": "0.087", "NOK": "0.085", "DKK": "0.134",
+    "CAD": "0.68", "JPY": "0.0062", "CHF": "1.05", "AUD": "0.60",
+}
+DEMO_VALID_FROM = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def install_defaults(market_model, rate_model) -> None:
+    """Create the shipped markets and demo rates that are missing; never overwrite what an officer changed."""
+    for values in MARKETS:
+        values = dict(values)
+        market_model.objects.get_or_create(code=values.pop("code"), defaults=values)
+    for currency, rate in DEMO_RATES.items():
+        rate_model.objects.get_or_create(
+            currency=currency, valid_from=DEMO_VALID_FROM,
+            defaults={"rate_to_eur": Decimal(rate), "source": "demo rates (data migration)"},
+        )

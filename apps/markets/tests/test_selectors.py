@@ -1,0 +1,101 @@
+"""Which market takes a player, the rules a policy hands out, and EUR conversion at a point in time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from apps.core.money import Money
+from apps.markets.models import ExchangeRate, Market
+from apps.markets.selectors import (
+    MissingExchangeRate,
+    convert,
+    from_eur,
+    market_for_country,
+    policy_for,
+    policy_for_code,
+    to_eur,
+)
+from apps.markets.services import market_update
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("country", "market"),
+    [("GB", "ukgc"), ("gb", "ukgc"), ("ES", "dgoj"), ("DE", "intl"), ("MT", "intl"), ("US", None), ("KP", None)],
+)
+def test_market_for_country_ships_gb_ukgc_es_dgoj_and_the_default_licence(country, market):
+    assert market_for_country(country) == market
+
+
+def test_a_country_listed_by_a_market_is_accepted_even_if_the_setting_blocks_it(settings):
+    settings.BLOCKED_COUNTRIES = ["GB", "DE"]
+    assert market_for_country("GB") == "ukgc"
+    assert market_for_country("DE") is None
+
+
+def test_policy_for_reads_the_players_market_code_not_their_country():
+    class Someone:
+        market = "ukgc"
+        country = "DE"
+
+    policy = policy_for(Someone())
+    assert policy.code == "ukgc"
+    assert policy.verification_before_play is True
+    assert policy.withdrawal_reversal_allowed is False
+
+
+def test_shipped_rules_per_market():
+    ukgc, dgoj, intl = policy_for_code("ukgc"), policy_for_code("dgoj"), policy_for_code("intl")
+    assert ukgc.limit_raise_needs_confirmation and not dgoj.limit_raise_needs_confirmation and not intl.limit_raise_needs_confirmation
+    assert dgoj.mandatory_deposit_limits_eur() == {"day": Decimal("600.00"), "week": Decimal("1500.00"), "month": Decimal("3000.00")}
+    assert ukgc.mandatory_deposit_limits_eur() == {} == intl.mandatory_deposit_limits_eur()
+    assert {p.due_diligence_threshold_eur for p in (ukgc, dgoj, intl)} == {Decimal("2000.00")}
+    assert min(p.limit_cooling_off_hours for p in (ukgc, dgoj, intl)) >= 24
+    assert "dgoj_rud_daily" in dgoj.reports and dgoj.report_time_zone == "Europe/Madrid"
+    assert ukgc.slot_min_spin_interval_ms == 2500 and ukgc.slot_autoplay_allowed is False
+
+
+@pytest.mark.parametrize(("age", "cap"), [(18, "2.00"), (24, "2.00"), (25, "5.00"), (70, "5.00")])
+def test_ukgc_slot_stake_cap_by_age(age, cap):
+    assert policy_for_code("ukgc").slot_stake_cap(age) == Money(Decimal(cap), "GBP")
+
+
+def test_no_slot_stake_cap_outside_the_uk():
+    assert policy_for_code("intl").slot_stake_cap(19) is None
+
+
+def test_rtp_allowed_list_empty_means_any():
+    market = Market.objects.get(code="dgoj")
+    assert policy_for_code("dgoj").rtp_allowed(Decimal("91.37"))
+    market_update(market=market, actor=None, reason="certified RTPs only", allowed_rtps=["94.00", "96.50"])
+    policy = policy_for_code("dgoj")
+    assert policy.rtp_allowed(Decimal("96.5")) and not policy.rtp_allowed(Decimal("95.00"))
+
+
+def test_a_saved_rule_is_read_at_once_in_this_process():
+    assert policy_for_code("intl").limit_cooling_off_hours == 24
+    market_update(market=Market.objects.get(code="intl"), actor=None, reason="stricter", limit_cooling_off_hours=48)
+    assert policy_for_code("intl").limit_cooling_off_hours == 48
+
+
+def test_to_eur_uses_the_rate_valid_at_that_moment():
+    ExchangeRate.objects.create(currency="GBP", rate_to_eur=Decimal("1.20"), valid_from=datetime(2026, 6, 1, tzinfo=UTC))
+    assert to_eur(Money(Decimal("100.00"), "GBP"), datetime(2026, 5, 31, tzinfo=UTC)) == Decimal("117.00")  # demo rate
+    assert to_eur(Money(Decimal("100.00"), "GBP"), datetime(2026, 6, 1, tzinfo=UTC)) == Decimal("120.00")
+    assert to_eur(Money(Decimal("5.00"), "EUR")) == Decimal("5.00")
+
+
+def test_conversions_round_down_so_a_rule_never_loosens():
+    assert from_eur(Decimal("600.00"), "GBP") == Money(Decimal("512.82"), "GBP")  # 600 / 1.17 = 512.8205…
+    assert from_eur(Decimal("600.00"), "JPY") == Money(Decimal("96774"), "JPY")
+    assert convert(Money(Decimal("5.00"), "GBP"), "EUR") == Money(Decimal("5.85"), "EUR")
+    assert convert(Money(Decimal("2.00"), "GBP"), "GBP") == Money(Decimal("2.00"), "GBP")
+
+
+def test_no_rate_is_an_error_not_a_guess():
+    with pytest.raises(MissingExchangeRate):
+        to_eur(Money(Decimal("1.00"), "GBP"), datetime(2019, 1, 1, tzinfo=UTC))
