@@ -10,16 +10,15 @@ imported names, so their owners can replace stubs and tests can stand in for the
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
-from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 
 from apps.core import clock, holds
-from apps.core.errors import IdempotencyConflict, KycRequired, NotFound, PermissionDenied, ValidationFailed
+from apps.core.errors import IdempotencyConflict, KycRequired, MarketRestricted, NotFound, PermissionDenied, ValidationFailed
 from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
 from apps.core.money import Money, MoneyError, parse_amount, require_wallet_amount
@@ -27,12 +26,14 @@ from apps.kyc import selectors as kyc_selectors
 from apps.ledger import selectors as ledger_selectors
 from apps.ledger import services as ledger_services
 from apps.limits import services as limits_services
+from apps.markets import selectors as markets_selectors
 from apps.players import selectors as player_selectors
 
 from . import selectors
 from .models import Deposit, DepositMethod, DepositStatus, Withdrawal, WithdrawalStatus
 
 REVIEW_PERMISSION = "payments.review_withdrawal"
+logger = logging.getLogger(__name__)
 
 
 # --- shared helpers ---
@@ -72,32 +73,49 @@ def _new_psp_reference() -> str:
 # --- deposits ---
 
 
-def _kyc_threshold() -> Decimal:
-    raw = getattr(settings, "KYC_DEPOSIT_THRESHOLD", "2000.00")
-    try:
-        return Decimal(str(raw))
-    except InvalidOperation:
-        raise ImproperlyConfigured(f"KYC_DEPOSIT_THRESHOLD must be a decimal string, not {raw!r}.") from None
+# Money movements that count towards the due-diligence threshold (EU AMLD 2015/849 art. 11(d): stakes
+# and winnings, single or linked; the issue adds deposits, which is what a casino sees first).
+DUE_DILIGENCE_KINDS = ("deposit", "bet", "win")
 
 
-def _check_kyc_threshold(*, player, amount: Money) -> None:
-    """EU AMLD customer due diligence: past the threshold, no deposit without approved KYC.
+def due_diligence_volume(*, player, extra: Money | None = None) -> Money:
+    """Deposits + stakes + winnings in the market's window (or the account's life), in the wallet currency.
 
-    Simplification: the threshold is read as an amount in the player's wallet currency, with no
-    FX conversion. That is exact for EUR wallets and stricter for most others we offer (2000 SEK
-    or JPY is far less than EUR 2000), but looser for GBP; a per-currency threshold or an FX
-    rate is the proper fix once non-EUR markets matter.
-    Deposits still awaiting their PSP count too, so parallel pending deposits cannot slip past it.
+    Deposits still awaiting their PSP count too, so parallel pending deposits cannot slip past the threshold.
     """
-    threshold = _kyc_threshold()
-    completed = ledger_selectors.player_lifetime_total(player=player, kind="deposit")
-    pending = selectors.deposits_in_flight_total(player=player)
-    if completed.amount + pending.amount + amount.amount <= threshold:
-        return
-    if not kyc_selectors.kyc_is_approved(player=player):
+    policy = markets_selectors.policy_for(player)
+    window = policy.due_diligence_window
+    since = clock.now() - window if window is not None else player.created_at
+    flows = ledger_selectors.player_cash_flows(player=player, since=since, kinds=list(DUE_DILIGENCE_KINDS))
+    minor = sum(abs(total) for total in flows.values())
+    minor += selectors.deposits_in_flight_total(player=player).minor
+    if extra is not None:
+        minor += extra.minor
+    return Money.from_minor(minor, player.currency)
+
+
+def _check_market_verification(*, player) -> None:
+    """UKGC LCCP 17.1 (licence condition 17): no deposit or play before the player's identity is verified."""
+    if markets_selectors.policy_for(player).verification_before_play and not kyc_selectors.kyc_is_approved(player=player):
+        raise KycRequired("Your identity must be verified before you deposit or play.", details={"market": player.market})
+
+
+def _check_due_diligence(*, player, amount: Money) -> None:
+    """Customer due diligence (EU AMLD art. 11(d), UK MLR 2017 reg. 27(5)): past the market's EUR threshold,
+    no further money in without approved KYC. The volume is converted at today's rate (FX from the
+    ExchangeRate table); with no rate on record we cannot prove the threshold is not crossed, so we ask for KYC.
+    """
+    policy = markets_selectors.policy_for(player)
+    volume = due_diligence_volume(player=player, extra=amount)
+    try:
+        crossed = markets_selectors.to_eur(volume) > policy.due_diligence_threshold_eur
+    except markets_selectors.MissingExchangeRate:
+        logger.error("no EUR rate for %s: due diligence asked of player %s", player.currency, player.pk)
+        crossed = True
+    if crossed and not kyc_selectors.kyc_is_approved(player=player):
         raise KycRequired(
-            f"Deposits above {threshold} {player.currency} in total need approved identity verification.",
-            details={"threshold": str(threshold), "currency": player.currency},
+            f"Deposits, stakes and winnings above {policy.due_diligence_threshold_eur} EUR in total need approved identity verification.",
+            details={"threshold": str(policy.due_diligence_threshold_eur), "currency": "EUR"},
         )
 
 
@@ -141,7 +159,8 @@ def deposit_create(
         amount=amount,
         pending=lambda: selectors.deposits_in_flight_total(player=player),
     )
-    _check_kyc_threshold(player=player, amount=amount)
+    _check_market_verification(player=player)
+    _check_due_diligence(player=player, amount=amount)
 
     deposit = Deposit(
         player=player,
@@ -345,8 +364,14 @@ def withdrawal_request(
 
 @transaction.atomic
 def withdrawal_cancel(*, player, withdrawal_id: int) -> Withdrawal:
-    """The player changes their mind before an operator has looked at it: hold back to cash."""
+    """The player changes their mind before an operator has looked at it: hold back to cash.
+
+    Not in markets that forbid reverse withdrawals (UKGC, since 2020: money a player asked for must not be
+    offered back to gamble with), whatever the withdrawal's state.
+    """
     withdrawal = _lock_withdrawal(withdrawal_id, player_id=player.pk)
+    if not markets_selectors.policy_for(player).withdrawal_reversal_allowed:
+        raise MarketRestricted("Your market does not allow a requested withdrawal to be cancelled.", details={"market": player.market})
     fsm_step(withdrawal, "cancel")
     _release_hold(withdrawal, actor=None, reason="withdrawal cancelled by the player")
     withdrawal.cancelled_at = clock.now()
@@ -414,6 +439,7 @@ __all__ = [
     "deposit_complete",
     "deposit_create",
     "deposit_fail",
+    "due_diligence_volume",
     "withdrawal_approve",
     "withdrawal_cancel",
     "withdrawal_mark_paid",

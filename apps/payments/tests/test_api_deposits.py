@@ -184,8 +184,14 @@ def test_refused_request_can_be_retried_with_the_same_key(player_client, monkeyp
 
 
 @pytest.fixture
-def low_threshold(settings):
-    settings.KYC_DEPOSIT_THRESHOLD = "100.00"
+def low_threshold(db):
+    """The default licence's due-diligence threshold at 100 EUR (the player fixture is a DE player, on it)."""
+    from decimal import Decimal
+
+    from apps.markets.models import Market
+    from apps.markets.services import market_update
+
+    market_update(market=Market.objects.get(code="intl"), actor=None, reason="test", due_diligence_threshold_eur=Decimal("100.00"))
 
 
 def test_deposits_beyond_the_kyc_threshold_need_kyc(player_client, low_threshold):
