@@ -65,16 +65,17 @@ def test_seed_twice_gives_the_same_data(monkeypatch, private_media):
     monkeypatch.delenv("DEMO_OPERATOR_PASSWORD", raising=False)
     first = run()
     after_first = snapshot()
-    assert (after_first["staff"], after_first["players"]) == (3, 12)
-    assert after_first["deposits"] == {DepositStatus.COMPLETED: 12}
+    assert (after_first["staff"], after_first["players"]) == (3, 15)
+    assert after_first["deposits"] == {DepositStatus.COMPLETED: 14}  # chloe (ukgc, unverified) cannot deposit
     assert after_first["withdrawals"] == {WithdrawalStatus.REQUESTED: 2, WithdrawalStatus.APPROVED: 1, WithdrawalStatus.PAID: 1}
-    assert after_first["kyc_cases"] == {KycState.APPROVED: 4, KycState.SUBMITTED: 2, KycState.MORE_INFO_REQUIRED: 1}
-    rounds = [seed_demo.rounds_for(i) for i in range(len(seed_demo.PLAYERS))]
+    assert after_first["kyc_cases"] == {KycState.APPROVED: 5, KycState.SUBMITTED: 2, KycState.MORE_INFO_REQUIRED: 1}
+    rounds = [seed_demo.rounds_for(i) for i, p in enumerate(seed_demo.PLAYERS) if p[-1] is not None]
     bets = sum(len(r) for r in rounds)
     wins = sum(1 for r in rounds for _stake, win in r if Decimal(win) > 0)
-    # 12 deposits, every stake and win, 4 holds and the one payout.
-    assert after_first["ledger_transactions"] == 12 + bets + wins + 4 + 1
-    assert "12 new, 12 deposits made" in first
+    # 14 deposits, every stake and win, 4 holds and the one payout.
+    assert after_first["ledger_transactions"] == 14 + bets + wins + 4 + 1
+    assert "15 new, 14 deposits made" in first
+    assert "Markets:   dgoj: 2, intl: 11, ukgc: 2 players" in first
 
     second = run()
     assert snapshot() == after_first
@@ -82,7 +83,7 @@ def test_seed_twice_gives_the_same_data(monkeypatch, private_media):
     assert "nothing changed" in second and "0 ledger transactions this run" in second
     assert verify_ledger().ok
     # One stored file per document, all in the private directory the settings point at.
-    assert len([p for p in private_media.rglob("*") if p.is_file()]) == after_first["kyc_documents"] == 7
+    assert len([p for p in private_media.rglob("*") if p.is_file()]) == after_first["kyc_documents"] == 8
 
 
 def test_seed_fills_the_review_and_withdrawal_queues():
@@ -98,7 +99,7 @@ def test_seed_fills_the_review_and_withdrawal_queues():
     assert kyc_selectors.kyc_case_for_player(player=demo_player("mikko.virtanen")).reviewer_note == seed_demo.MORE_INFO_NOTE
     compliance = User.objects.get(email=seed_demo.COMPLIANCE_EMAIL)
     approved = KycCase.objects.filter(state=KycState.APPROVED)
-    assert approved.count() == 4 and all(case.reviewer_id == compliance.pk and case.expires_at for case in approved)
+    assert approved.count() == 5 and all(case.reviewer_id == compliance.pk and case.expires_at for case in approved)
     paid = Withdrawal.objects.get(status=WithdrawalStatus.PAID)
     assert paid.player == demo_player("sofia.rossi") and paid.paid_by.email == seed_demo.OPERATOR_EMAIL
 
@@ -110,8 +111,8 @@ def test_seed_balances_follow_deposits_play_and_withdrawals():
     for index, (local, *_rest, currency, _born, amount) in enumerate(seed_demo.PLAYERS):
         player = demo_player(local)
         assert player.currency == currency
-        rounds = seed_demo.rounds_for(index)
-        cash = Decimal(amount) - sum(Decimal(s) for s, _ in rounds) + sum(Decimal(w) for _, w in rounds)
+        rounds = seed_demo.rounds_for(index) if amount is not None else ()
+        cash = Decimal(amount or "0.00") - sum(Decimal(s) for s, _ in rounds) + sum(Decimal(w) for _, w in rounds)
         hold = Decimal("0.00")
         if local in withdrawn:
             out, status = withdrawn[local]
@@ -120,6 +121,7 @@ def test_seed_balances_follow_deposits_play_and_withdrawals():
         balances = wallet_balances(player=player)
         assert (balances.cash.amount, balances.held.amount) == (cash, hold), local
     assert {p.currency for p in Player.objects.all()} >= {"EUR", "SEK", "GBP"}
+    assert {p.market for p in Player.objects.all()} == {"ukgc", "dgoj", "intl"}
 
 
 def test_seed_sets_up_responsible_gaming():

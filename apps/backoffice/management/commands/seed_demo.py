@@ -35,6 +35,7 @@ from apps.ledger.models import LedgerTransaction
 from apps.limits import selectors as limits_selectors
 from apps.limits import services as limits_services
 from apps.limits.models import LimitKind, LimitPeriod
+from apps.markets import selectors as markets_selectors
 from apps.payments import selectors as payments_selectors
 from apps.payments import services as payments_services
 from apps.payments.models import Deposit, DepositMethod, Withdrawal, WithdrawalStatus
@@ -52,8 +53,11 @@ STAFF = (
 )
 OPERATOR_EMAIL, COMPLIANCE_EMAIL = STAFF[0][0], STAFF[1][0]
 
-# (email local part, first name, last name, country, currency, date of birth, demo deposit)
-# Every deposit stays under KYC_DEPOSIT_THRESHOLD (2000 in the wallet currency), so none waits for KYC.
+# (email local part, first name, last name, country, currency, date of birth, demo deposit or None)
+# Every deposit stays under the markets' due-diligence threshold (2000 EUR), so none waits for KYC.
+# The country decides the market: GB → ukgc (verification before deposit, no reverse withdrawals, slot
+# caps: oliver is verified first, chloe, 21 and unverified, cannot deposit yet), ES → dgoj (mandatory
+# deposit limits from registration), the others → the default licence.
 PLAYERS = (
     ("anna.schmidt", "Anna", "Schmidt", "DE", "EUR", date(1988, 4, 12), "250.00"),
     ("lukas.weber", "Lukas", "Weber", "AT", "EUR", date(1992, 9, 3), "100.00"),
@@ -67,6 +71,9 @@ PLAYERS = (
     ("maja.andersson", "Maja", "Andersson", "SE", "SEK", date(1999, 5, 5), "800.00"),
     ("joseph.borg", "Joseph", "Borg", "MT", "GBP", date(1976, 10, 10), "200.00"),
     ("ola.nordmann", "Ola", "Nordmann", "NO", "NOK", date(1993, 8, 19), "1000.00"),
+    ("oliver.smith", "Oliver", "Smith", "GB", "GBP", date(1984, 2, 9), "120.00"),
+    ("chloe.evans", "Chloe", "Evans", "GB", "GBP", date(2005, 3, 3), None),
+    ("lucia.fernandez", "Lucía", "Fernández", "ES", "EUR", date(1991, 10, 2), "50.00"),
 )
 PLAYER_EMAIL_DOMAIN = "demo.casino.test"
 API_DEMO_PLAYER = PLAYERS[0][0]  # KYC approved, active, with a withdrawal in the queue
@@ -80,6 +87,7 @@ KYC_TARGETS = {
     "sofia.rossi": KycState.APPROVED,
     "aoife.murphy": KycState.APPROVED,
     "erik.lindqvist": KycState.APPROVED,
+    "oliver.smith": KycState.APPROVED,  # ukgc: verified before the first deposit
     "javier.garcia": KycState.SUBMITTED,
     "maja.andersson": KycState.SUBMITTED,
     "mikko.virtanen": KycState.MORE_INFO_REQUIRED,
@@ -152,6 +160,10 @@ class Command(BaseCommand):
             )
             self.done["players"] += was_created
             players[local] = player
+            if local in KYC_TARGETS and markets_selectors.policy_for(player).verification_before_play:
+                self._kyc(player=player, target=KYC_TARGETS[local], officer=officer)
+            if amount is None:
+                continue  # shows a market's refusal: this player has not been verified yet
             self._deposit(player=player, local=local, amount=Money(Decimal(amount), currency))
             self._play(player=player, local=local, rounds=rounds_for(index))
         for local, target in KYC_TARGETS.items():
@@ -319,6 +331,8 @@ class Command(BaseCommand):
             f"  Players:   {len(PLAYERS)} ({done['players']} new, {done['deposits']} deposits made), "
             f"*@{PLAYER_EMAIL_DOMAIN}, all with password {player_password}"
         )
+        markets = Counter(demo_players.values_list("market", flat=True))
+        out.write(f"  Markets:   {', '.join(f'{code}: {count}' for code, count in sorted(markets.items()))} players")
         out.write(f"  Play:      {done['bets']} bets and {done['wins']} wins posted; {ledger_posted} ledger transactions this run")
         out.write(
             f"  KYC:       {kyc_states[KycState.APPROVED]} approved, {kyc_states[KycState.SUBMITTED]} submitted, "
