@@ -82,6 +82,7 @@ def add_players(make_player, fund, staff_user, kyc_approved):
             tokens = player_services.auth_tokens_issue(user=player.user)
             player_services.auth_logout(refresh=tokens.refresh)
             player_services.player_suspend(player=player, actor=officer, reason="query-count test")
+            player_services.player_self_exclude(player=make_player(), actor=None, reason="query-count test")  # an excluded identity
 
     return add
 

@@ -15,14 +15,20 @@ from dataclasses import dataclass
 class _Resolver:
     market_for_country: Callable[[str], str | None]
     market_codes: Callable[[], Iterable[str]]
+    on_national_register: Callable[..., bool]
 
 
 _resolver: _Resolver | None = None
 
 
-def register_market_resolver(*, market_for_country: Callable[[str], str | None], market_codes: Callable[[], Iterable[str]]) -> None:
+def register_market_resolver(
+    *,
+    market_for_country: Callable[[str], str | None],
+    market_codes: Callable[[], Iterable[str]],
+    on_national_register: Callable[..., bool],
+) -> None:
     global _resolver
-    _resolver = _Resolver(market_for_country=market_for_country, market_codes=market_codes)
+    _resolver = _Resolver(market_for_country=market_for_country, market_codes=market_codes, on_national_register=on_national_register)
 
 
 def _required() -> _Resolver:
@@ -40,3 +46,10 @@ def market_for_country(country: str) -> str | None:
 def market_codes() -> list[str]:
     """Every market code, for the operator's choice when moving a player between markets."""
     return sorted(_required().market_codes())
+
+
+def identity_on_national_register(market: str, *, first_name: str, last_name: str, date_of_birth, id_document_number: str = "") -> bool:
+    """Does the market's national self-exclusion register (GAMSTOP, RGIAJ) name this person? False if it has none."""
+    return _required().on_national_register(
+        market, first_name=first_name, last_name=last_name, date_of_birth=date_of_birth, id_document_number=id_document_number
+    )

@@ -18,7 +18,7 @@ from apps.core.errors import AccountBlocked, InvalidState, PermissionDenied, Val
 from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
 from apps.players.models import DocumentType, PlayerStatus
-from apps.players.services import player_mark_activated, player_update_identity
+from apps.players.services import player_bar_if_identity_excluded, player_mark_activated, player_update_identity
 
 from .models import (
     IDENTITY_KINDS,
@@ -338,6 +338,8 @@ def kyc_approve(*, case: KycCase, officer, note: str = "", id_document_number: s
             id_document_type=REGULATOR_DOCUMENT_TYPE[DocumentKind(latest.kind)],
             id_document_number=id_document_number[:64],
         )
+    # The verified identity (names, birth date and now the document) may be a self-excluded person's.
+    player_bar_if_identity_excluded(player=player, actor=officer, when="KYC approval")
     return case
 
 

@@ -14,7 +14,7 @@ from apps.core.admin import AuditedHistoryAdmin
 from apps.core.panels import player_panel
 
 from . import services
-from .models import ExchangeRate, Market
+from .models import ExchangeRate, Market, NationalRegisterEntry
 from .selectors import policy_for
 
 REASON_HELP = "Required; kept with your name in the history."
@@ -64,6 +64,7 @@ class MarketAdmin(AuditedHistoryAdmin):
                 )
             },
         ),
+        ("Self-exclusion register", {"fields": ("national_register",)}),
         ("Reporting", {"fields": ("reports", "report_time_zone")}),
         ("Why", {"fields": ("change_reason",)}),
     )
@@ -107,6 +108,15 @@ class ExchangeRateAdmin(AuditedHistoryAdmin):
             source=obj.source, actor=request.user, reason=form.cleaned_data["change_reason"],
         )
         obj.pk = saved.pk
+
+
+@admin.register(NationalRegisterEntry)
+class NationalRegisterEntryAdmin(AuditedHistoryAdmin):
+    """The sandbox register: compliance adds people to try the registration refusal without GAMSTOP or RGIAJ."""
+
+    list_display = ("register", "first_name", "last_name", "date_of_birth", "note", "created_at")
+    list_filter = ("register",)
+    search_fields = ("last_name", "first_name", "id_document_number")
 
 
 @player_panel("Market", order=15)

@@ -12,9 +12,12 @@ class MarketsConfig(AppConfig):
         from apps.core.markets_hook import register_market_resolver
 
         from .models import ExchangeRate, Market
+        from .registers import identity_on_national_register
         from .selectors import clear_policy_cache, market_codes, market_for_country
 
-        register_market_resolver(market_for_country=market_for_country, market_codes=market_codes)
+        register_market_resolver(
+            market_for_country=market_for_country, market_codes=market_codes, on_national_register=identity_on_national_register
+        )
 
         def forget_policies(sender, **kwargs) -> None:
             clear_policy_cache()

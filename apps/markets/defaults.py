@@ -27,6 +27,7 @@ MARKETS = [
         "slot_min_spin_interval_ms": 2500,
         "slot_autoplay_allowed": False,
         "reports": ["ukgc_quarterly"],
+        "national_register": "gamstop",
         "report_time_zone": "Europe/London",
     },
     {
@@ -39,6 +40,7 @@ MARKETS = [
         "mandatory_deposit_limit_week_eur": Decimal("1500.00"),
         "mandatory_deposit_limit_month_eur": Decimal("3000.00"),
         "reports": ["dgoj_rud_daily", "dgoj_cjd_daily", "dgoj_rud_monthly", "dgoj_cjd_monthly"],
+        "national_register": "rgiaj",
         "report_time_zone": "Europe/Madrid",
     },
     {
@@ -61,8 +63,10 @@ DEMO_VALID_FROM = datetime(2020, 1, 1, tzinfo=UTC)
 
 def install_defaults(market_model, rate_model) -> None:
     """Create the shipped markets and demo rates that are missing; never overwrite what an officer changed."""
+    # A migration passes its historical model, which may not have every field yet: later migrations set those.
+    known = {field.name for field in market_model._meta.get_fields()}
     for values in MARKETS:
-        values = dict(values)
+        values = {name: value for name, value in values.items() if name in known}
         market_model.objects.get_or_create(code=values.pop("code"), defaults=values)
     for currency, rate in DEMO_RATES.items():
         rate_model.objects.get_or_create(

@@ -125,6 +125,12 @@ class Market(models.Model):
         help_text="Certified RTP values a game may be set to in this market; empty allows any.",
     )
 
+    # --- National self-exclusion register (apps.markets.registers) ---
+    national_register = models.CharField(
+        max_length=16, blank=True, choices=[("", "None"), ("gamstop", "GAMSTOP (UK)"), ("rgiaj", "RGIAJ (Spain)")],
+        help_text="Checked at registration; the client is chosen by the NATIONAL_REGISTER_CLIENTS setting (sandbox by default).",
+    )
+
     # --- Reporting ---
     reports = models.JSONField(default=list, blank=True, validators=[validate_report_types])
     report_time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
@@ -182,3 +188,26 @@ class ExchangeRate(models.Model):
 
     def __str__(self) -> str:
         return f"1 {self.currency} = {self.rate_to_eur} EUR from {self.valid_from:%Y-%m-%d %H:%M}"
+
+
+class NationalRegisterEntry(models.Model):
+    """A person on a national self-exclusion register, as the sandbox client sees it (compliance edits it).
+
+    Stands in for GAMSTOP and RGIAJ in development and tests; the real clients are seams, never called here.
+    """
+
+    register = models.CharField(max_length=16, choices=[("gamstop", "GAMSTOP (UK)"), ("rgiaj", "RGIAJ (Spain)")])
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150)
+    date_of_birth = models.DateField()
+    id_document_number = models.CharField(max_length=64, blank=True)
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "national register entry (sandbox)"
+        verbose_name_plural = "national register entries (sandbox)"
+
+    def __str__(self) -> str:
+        return f"{self.get_register_display()}: {self.first_name} {self.last_name}, {self.date_of_birth}"

@@ -23,12 +23,12 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django_fsm import can_proceed
 
-from apps.core.admin import AuditedHistoryAdmin, action_hidden_fields, apply_to_each, confirm_action_page
+from apps.core.admin import AuditedHistoryAdmin, ReadOnlyHistoryAdmin, action_hidden_fields, apply_to_each, confirm_action_page
 from apps.core.markets_hook import market_codes
 from apps.core.panels import player_panel, render_player_overview
 
 from . import services
-from .models import Player, User
+from .models import ExcludedIdentity, Player, User
 
 # --- Logins ---
 
@@ -374,3 +374,13 @@ def _account_panel(player) -> list[tuple[str, object]]:
         ("Registered", player.created_at),
         ("Activated (first KYC approval)", player.activated_at or "—"),
     ]
+
+
+@admin.register(ExcludedIdentity)
+class ExcludedIdentityAdmin(ReadOnlyHistoryAdmin):
+    """Who is excluded as a person (fingerprints only); written and lifted by the self-exclusion services."""
+
+    list_display = ("player", "kind", "active", "reason", "created_at", "lifted_at")
+    list_filter = ("active", "kind")
+    list_select_related = ("player__user",)
+    search_fields = ("player__user__email",)

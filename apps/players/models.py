@@ -166,3 +166,33 @@ class Player(FSMModelMixin, models.Model):
         target=PlayerStatus.CLOSED,
     )
     def close(self) -> None: ...
+
+
+class IdentityKind(models.TextChoices):
+    NAME_AND_BIRTH = "name_dob", "Normalised names and date of birth"
+    DOCUMENT = "document", "Identity document number"
+
+
+class ExcludedIdentity(models.Model):
+    """A self-excluded person, by identity rather than by account (UKGC LCCP SR 3.5.3, RD 1614/2011 art. 26).
+
+    Written when a player self-excludes, lifted only when their exclusion ends and they return; never
+    by closing the account, so the same person cannot come back under a new email. Only fingerprints
+    (SHA-256 of normalised values) are kept here: the identity itself stays on the player row.
+    """
+
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="excluded_identities")
+    kind = models.CharField(max_length=10, choices=IdentityKind.choices)
+    fingerprint = models.CharField(max_length=64, db_index=True)
+    active = models.BooleanField(default=True)
+    reason = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["player", "kind", "fingerprint"], name="players_excluded_identity_once")]
+        verbose_name_plural = "excluded identities"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of player {self.player_id} ({'active' if self.active else 'lifted'})"

@@ -5,6 +5,7 @@
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     "operator": [
         "players.view_player",
+        "players.view_excludedidentity",
         "players.change_player",
         "players.change_player_status",
         "players.change_player_market",
@@ -15,6 +16,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     "compliance": [
         "players.view_player",
+        "players.view_excludedidentity",
         "players.change_player_status",
         "axes.view_accessattempt",
         "axes.view_accessfailurelog",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,16 +15,60 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core import clock
-from apps.core.errors import AccountBlocked, CountryBlocked, EmailTaken, TokenInvalid, Underage, ValidationFailed
+from apps.core.errors import AccountBlocked, CountryBlocked, EmailTaken, SelfExcluded, TokenInvalid, Underage, ValidationFailed
 from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
-from apps.core.markets_hook import market_codes, market_for_country
+from apps.core.identity import normalise_identity_text
+from apps.core.markets_hook import identity_on_national_register, market_codes, market_for_country
 from apps.core.money import MINOR_UNITS, Money
 
-from .models import Player, PlayerStatus, StatusReason, User
+from .models import ExcludedIdentity, IdentityKind, Player, PlayerStatus, StatusReason, User
 from .signals import player_logged_in, player_registered
 
 DEPOSIT_LIMIT_PERIODS = ("day", "week", "month")
+
+
+# --- Identity fingerprints: the same person under any email (issue #11, self-exclusion that holds) ---
+
+
+_normalise = normalise_identity_text
+
+
+def identity_fingerprints(*, first_name: str, last_name: str, date_of_birth: date, id_document_number: str = "") -> dict[str, str]:
+    """kind → SHA-256 of the normalised identity; the document number only once it is known (KYC)."""
+    prints = {
+        IdentityKind.NAME_AND_BIRTH: hashlib.sha256(
+            f"{_normalise(first_name)}|{_normalise(last_name)}|{date_of_birth.isoformat()}".encode()
+        ).hexdigest()
+    }
+    if _normalise(id_document_number):
+        prints[IdentityKind.DOCUMENT] = hashlib.sha256(f"doc|{_normalise(id_document_number)}".encode()).hexdigest()
+    return prints
+
+
+def _player_fingerprints(player: Player) -> dict[str, str]:
+    return identity_fingerprints(
+        first_name=player.user.first_name, last_name=player.user.last_name,
+        date_of_birth=player.date_of_birth, id_document_number=player.id_document_number,
+    )
+
+
+def identity_is_excluded(prints: dict[str, str], *, except_player_id: int | None = None) -> bool:
+    rows = ExcludedIdentity.objects.filter(active=True, fingerprint__in=list(prints.values()))
+    if except_player_id is not None:
+        rows = rows.exclude(player_id=except_player_id)
+    return rows.exists()
+
+
+def _record_exclusion(player: Player, *, reason: str) -> None:
+    for kind, fingerprint in _player_fingerprints(player).items():
+        ExcludedIdentity.objects.update_or_create(
+            player=player, kind=kind, fingerprint=fingerprint, defaults={"active": True, "reason": reason[:255], "lifted_at": None}
+        )
+
+
+def _lift_exclusion(player: Player) -> None:
+    ExcludedIdentity.objects.filter(player=player, active=True).update(active=False, lifted_at=clock.now())
 
 
 def _age_on(born: date, today: date) -> int:
@@ -69,6 +114,18 @@ def player_register(
             raise ValidationFailed(details={"deposit_limits": [f"{period}: a positive amount in {currency} for day, week or month."]})
     if User.objects.filter(email__iexact=email).exists():
         raise EmailTaken(details={"email": ["An account with this email already exists."]})
+    prints = identity_fingerprints(
+        first_name=first_name, last_name=last_name, date_of_birth=date_of_birth, id_document_number=profile.get("id_document_number", "")
+    )
+    if identity_is_excluded(prints):
+        # The same person under a new email: the exclusion is of the person, not of the account.
+        raise SelfExcluded("You are excluded from gambling with us; a new account cannot be opened.")
+    if identity_on_national_register(
+        market, first_name=first_name, last_name=last_name, date_of_birth=date_of_birth,
+        id_document_number=profile.get("id_document_number", ""),
+    ):
+        # The market's national self-exclusion register (GAMSTOP, RGIAJ) names this person: legally barred.
+        raise SelfExcluded("You are on the national self-exclusion register; we cannot open an account.")
     candidate = User(email=email, first_name=first_name, last_name=last_name)
     try:
         validate_password(password, user=candidate)
@@ -149,21 +206,48 @@ def player_close(*, player: Player, actor: User | None, reason: str, reason_code
 
 @transaction.atomic
 def player_self_exclude(*, player: Player, actor: User | None, reason: str) -> Player:
-    """Called by apps.limits when a self-exclusion starts; the exclusion period itself lives there."""
-    return _transition(player, "self_exclude", actor=actor, reason=reason)
+    """Called by apps.limits when a self-exclusion starts; the exclusion period itself lives there.
+
+    The person's identity is excluded with the account, so a new registration or another account of
+    theirs is refused too, even after this account is closed.
+    """
+    excluded = _transition(player, "self_exclude", actor=actor, reason=reason)
+    _record_exclusion(excluded, reason=reason)
+    return excluded
 
 
 @transaction.atomic
 def player_reactivate(*, player: Player, actor: User | None, reason: str) -> Player:
     """Called by apps.limits only after the exclusion period has ended and the player asked to return."""
-    return _transition(player, "reactivate", actor=actor, reason=reason)
+    reactivated = _transition(player, "reactivate", actor=actor, reason=reason)
+    _lift_exclusion(reactivated)
+    return reactivated
+
+
+@transaction.atomic
+def player_bar_if_identity_excluded(*, player: Player, actor: User | None, when: str) -> bool:
+    """Another account of a self-excluded person is excluded as well (checked at login and at KYC approval).
+
+    Returns whether the player was barred. The account stays open, so they can still withdraw their money.
+    """
+    locked = Player.objects.select_for_update().select_related("user").get(pk=player.pk)
+    if locked.status not in (PlayerStatus.ACTIVE, PlayerStatus.SUSPENDED):
+        return False
+    if not identity_is_excluded(_player_fingerprints(locked), except_player_id=locked.pk):
+        return False
+    # Not recorded as an excluded identity of its own: when the person's exclusion ends, this duplicate
+    # must not keep them excluded. An operator reinstates it (it has no exclusion period in apps.limits).
+    _transition(locked, "self_exclude", actor=actor, reason=f"Identity matches a self-excluded person ({when})")
+    return True
 
 
 @transaction.atomic
 def player_return_suspended(*, player: Player, actor: User | None, reason: str) -> Player:
     """Called by apps.limits instead of player_reactivate when the player was suspended before the
     self-exclusion: an exclusion the player chose must not wipe a suspension staff imposed (e.g. for fraud)."""
-    return _transition(player, "return_suspended", actor=actor, reason=reason)
+    returned = _transition(player, "return_suspended", actor=actor, reason=reason)
+    _lift_exclusion(returned)  # the exclusion is over; the suspension is a separate matter
+    return returned
 
 
 @transaction.atomic
@@ -190,6 +274,8 @@ def player_update_identity(*, player: Player, actor: User | None, reason: str, *
     for name, value in fields.items():
         setattr(locked, name, value)
     save_with_history(locked, actor=actor, reason=reason)
+    if locked.excluded_identities.filter(active=True).exists():
+        _record_exclusion(locked, reason="identity completed while excluded")  # the document number joins the names
     return locked
 
 
@@ -234,6 +320,7 @@ def auth_tokens_issue(*, user: User) -> TokenPair:
     _assert_may_hold_session(user)
     player = Player.objects.filter(user=user).first()
     if player is not None:
+        player_bar_if_identity_excluded(player=player, actor=None, when="login")
         player_logged_in.send(sender=Player, player=player)
     return _issue(user)
 
@@ -290,6 +377,8 @@ __all__ = [
     "auth_logout",
     "auth_token_refresh",
     "auth_tokens_issue",
+    "identity_fingerprints",
+    "player_bar_if_identity_excluded",
     "player_change_market",
     "player_close",
     "player_mark_activated",
