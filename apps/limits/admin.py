@@ -34,10 +34,12 @@ def tighten_url(player_id: int, *, kind: str = "", period: str = "") -> str:
 
 
 def _pending_text(limit: Limit) -> str:
+    confirm = " once the player confirms it" if limit.confirmation_required else ""
     if limit.pending_removal:
-        return f"removal from {limit.pending_from:%Y-%m-%d %H:%M} UTC"
+        return f"removal from {limit.pending_from:%Y-%m-%d %H:%M} UTC{confirm}"
     if limit.pending_amount_minor is not None:
-        return f"{format_amount(limit.pending_amount_minor, limit.currency)} {limit.currency} from {limit.pending_from:%Y-%m-%d %H:%M} UTC"
+        amount = f"{format_amount(limit.pending_amount_minor, limit.currency)} {limit.currency}"
+        return f"{amount} from {limit.pending_from:%Y-%m-%d %H:%M} UTC{confirm}"
     return "—"
 
 

@@ -22,6 +22,7 @@ from . import services
 from .models import LimitKind, LimitPeriod
 from .selectors import limit_view, protection_overview
 from .services import (
+    limit_confirm,
     limit_remove,
     limit_set,
     reality_check_acknowledge,
@@ -62,6 +63,10 @@ class LimitOut(serializers.Serializer):
     remaining = Amount()
     requested_at = serializers.DateTimeField()
     activated_at = serializers.DateTimeField(allow_null=True)
+    confirmation_required = serializers.BooleanField(
+        help_text="The pending raise or removal applies only once the player confirms it after pending_from (the market's rule)."
+    )
+    confirmation_lapses_at = serializers.DateTimeField(allow_null=True, help_text="An unconfirmed pending change lapses then.")
 
 
 class OverviewOut(serializers.Serializer):
@@ -125,6 +130,24 @@ class LimitApi(APIView):
         player = _player(request)
         limit = limit_remove(player=player, kind=kind, period=period)
         return self._limit_response(player, limit)
+
+
+class LimitConfirmApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            200: OverviewOut,
+            409: error_response("invalid_state: nothing waiting for confirmation, or the cooling-off has not ended"),
+            **_LOOSENING_REFUSED,
+            **_LIMIT_PATH,
+        },
+        summary="Confirm a raise or removal after its cooling-off, where the market requires it (UKGC RTS 12)",
+    )
+    def post(self, request, kind: str, period: str):
+        LimitApi._path(kind, period)
+        player = _player(request)
+        limit_confirm(player=player, kind=kind, period=period)
+        return _overview(player)
 
 
 class TimeoutApi(APIView):

@@ -110,6 +110,10 @@ class Limit(models.Model):
     pending_amount_minor = models.BigIntegerField(null=True, blank=True, help_text="A raise waiting for its cooling-off.")
     pending_removal = models.BooleanField(default=False)
     pending_from = models.DateTimeField(null=True, blank=True, help_text="When the pending change takes effect.")
+    # Markets that require positive action (UKGC RTS 12, `limit_raise_needs_confirmation`): the pending
+    # change waits, after its cooling-off, for the player's confirmation, and lapses unconfirmed.
+    confirmation_required = models.BooleanField(default=False, help_text="The pending change applies only once the player confirms it.")
+    confirmation_lapses_at = models.DateTimeField(null=True, blank=True, help_text="An unconfirmed pending change lapses then.")
     requested_at = models.DateTimeField(help_text="When the last change was asked for.")
     activated_at = models.DateTimeField(null=True, blank=True, help_text="When the amount in force took effect.")
 
@@ -133,12 +137,20 @@ class Limit(models.Model):
                 ),
                 name="limits_limit_one_pending_change",
             ),
+            models.CheckConstraint(
+                condition=Q(confirmation_required=False, confirmation_lapses_at__isnull=True)
+                | Q(confirmation_required=True, confirmation_lapses_at__isnull=False, pending_from__isnull=False),
+                name="limits_limit_confirmation_has_lapse",
+            ),
             # Only a limit in force can have a raise or removal pending; a new limit applies at once.
             models.CheckConstraint(
                 condition=Q(pending_from__isnull=True) | Q(amount_minor__isnull=False), name="limits_limit_pending_needs_amount"
             ),
         ]
-        indexes = [models.Index(fields=["pending_from"], name="limits_limit_pending_from")]
+        indexes = [
+            models.Index(fields=["pending_from"], name="limits_limit_pending_from"),
+            models.Index(fields=["confirmation_lapses_at"], name="limits_limit_lapses_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} / {self.get_period_display()} of player {self.player_id}"

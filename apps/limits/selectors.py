@@ -20,7 +20,7 @@ from .models import PERIOD_LENGTH, Exclusion, ExclusionKind, Limit, LimitKind, P
 
 
 def cooling_off() -> timedelta:
-    """UKGC RTS 12: raising or removing a limit waits this long (24 hours unless configured)."""
+    """The default one-day cooling-off (LIMIT_COOLING_OFF); a limit's own comes from the player's market."""
     return getattr(settings, "LIMIT_COOLING_OFF", timedelta(hours=24))
 
 
@@ -64,9 +64,18 @@ class EffectiveLimit:
     pending_removal: bool
     pending_from: datetime | None
     activated_at: datetime | None
+    confirmation_required: bool = False
 
 
 def effective_limit(limit: Limit, now: datetime) -> EffectiveLimit:
+    """A change waiting for the player's confirmation (UKGC RTS 12) is not in force until confirmed, and is
+    gone once it lapsed, even before a service or the periodic task has stored that."""
+    if limit.pending_from is not None and limit.confirmation_required:
+        if limit.confirmation_lapses_at <= now:
+            return EffectiveLimit(limit.amount_minor, None, False, None, limit.activated_at)
+        return EffectiveLimit(
+            limit.amount_minor, limit.pending_amount_minor, limit.pending_removal, limit.pending_from, limit.activated_at, True
+        )
     if limit.pending_from is not None and limit.pending_from <= now:
         amount = None if limit.pending_removal else limit.pending_amount_minor
         return EffectiveLimit(amount, None, False, None, limit.pending_from)
@@ -138,6 +147,8 @@ class LimitView:
     remaining: Money
     requested_at: datetime
     activated_at: datetime | None
+    confirmation_required: bool = False
+    confirmation_lapses_at: datetime | None = None
 
 
 def limit_view(*, player, limit: Limit, now: datetime, flows: dict[str, int] | None = None) -> LimitView | None:
@@ -165,6 +176,8 @@ def limit_view(*, player, limit: Limit, now: datetime, flows: dict[str, int] | N
         remaining=money(max(state.amount_minor - used, 0)),
         requested_at=limit.requested_at,
         activated_at=state.activated_at,
+        confirmation_required=state.confirmation_required,
+        confirmation_lapses_at=limit.confirmation_lapses_at if state.confirmation_required else None,
     )
 
 

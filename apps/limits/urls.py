@@ -5,6 +5,7 @@ from . import api
 urlpatterns = [
     path("responsible-gaming", api.ResponsibleGamingApi.as_view(), name="rg-overview"),
     path("responsible-gaming/limits/<str:kind>/<str:period>", api.LimitApi.as_view(), name="rg-limit"),
+    path("responsible-gaming/limits/<str:kind>/<str:period>/confirm", api.LimitConfirmApi.as_view(), name="rg-limit-confirm"),
     path("responsible-gaming/timeout", api.TimeoutApi.as_view(), name="rg-timeout"),
     path("responsible-gaming/self-exclusion", api.SelfExclusionApi.as_view(), name="rg-self-exclusion"),
     path("responsible-gaming/reality-check", api.RealityCheckApi.as_view(), name="rg-reality-check"),

@@ -168,6 +168,18 @@ def age_on(born: date, day: date) -> int:
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
+def slot_stake_cap_for(player: Any, at: datetime | None = None) -> Money | None:
+    """The games app's seam: the highest slot stake this player may place now, in their wallet currency.
+
+    Age on today's date picks the cap (UK: 2 GBP up to 24, else 5 GBP); a cap in another currency is
+    converted at today's rate and rounded down. None: the market sets no cap. A stake above it is
+    422 stake_out_of_range (games.stake_place, for slot games only).
+    """
+    at = at or clock.now()
+    cap = policy_for(player).slot_stake_cap(age_on(player.date_of_birth, at.date()))
+    return None if cap is None else convert(cap, player.currency, at)
+
+
 # --- Exchange rates ---
 
 

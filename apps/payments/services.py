@@ -10,7 +10,6 @@ imported names, so their owners can replace stubs and tests can stand in for the
 
 from __future__ import annotations
 
-import logging
 import re
 import uuid
 
@@ -23,7 +22,6 @@ from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
 from apps.core.money import Money, MoneyError, parse_amount, require_wallet_amount
 from apps.kyc import selectors as kyc_selectors
-from apps.ledger import selectors as ledger_selectors
 from apps.ledger import services as ledger_services
 from apps.limits import services as limits_services
 from apps.markets import selectors as markets_selectors
@@ -33,7 +31,6 @@ from . import selectors
 from .models import Deposit, DepositMethod, DepositStatus, Withdrawal, WithdrawalStatus
 
 REVIEW_PERMISSION = "payments.review_withdrawal"
-logger = logging.getLogger(__name__)
 
 
 # --- shared helpers ---
@@ -71,52 +68,6 @@ def _new_psp_reference() -> str:
 
 
 # --- deposits ---
-
-
-# Money movements that count towards the due-diligence threshold (EU AMLD 2015/849 art. 11(d): stakes
-# and winnings, single or linked; the issue adds deposits, which is what a casino sees first).
-DUE_DILIGENCE_KINDS = ("deposit", "bet", "win")
-
-
-def due_diligence_volume(*, player, extra: Money | None = None) -> Money:
-    """Deposits + stakes + winnings in the market's window (or the account's life), in the wallet currency.
-
-    Deposits still awaiting their PSP count too, so parallel pending deposits cannot slip past the threshold.
-    """
-    policy = markets_selectors.policy_for(player)
-    window = policy.due_diligence_window
-    since = clock.now() - window if window is not None else player.created_at
-    flows = ledger_selectors.player_cash_flows(player=player, since=since, kinds=list(DUE_DILIGENCE_KINDS))
-    minor = sum(abs(total) for total in flows.values())
-    minor += selectors.deposits_in_flight_total(player=player).minor
-    if extra is not None:
-        minor += extra.minor
-    return Money.from_minor(minor, player.currency)
-
-
-def _check_market_verification(*, player) -> None:
-    """UKGC LCCP 17.1 (licence condition 17): no deposit or play before the player's identity is verified."""
-    if markets_selectors.policy_for(player).verification_before_play and not kyc_selectors.kyc_is_approved(player=player):
-        raise KycRequired("Your identity must be verified before you deposit or play.", details={"market": player.market})
-
-
-def _check_due_diligence(*, player, amount: Money) -> None:
-    """Customer due diligence (EU AMLD art. 11(d), UK MLR 2017 reg. 27(5)): past the market's EUR threshold,
-    no further money in without approved KYC. The volume is converted at today's rate (FX from the
-    ExchangeRate table); with no rate on record we cannot prove the threshold is not crossed, so we ask for KYC.
-    """
-    policy = markets_selectors.policy_for(player)
-    volume = due_diligence_volume(player=player, extra=amount)
-    try:
-        crossed = markets_selectors.to_eur(volume) > policy.due_diligence_threshold_eur
-    except markets_selectors.MissingExchangeRate:
-        logger.error("no EUR rate for %s: due diligence asked of player %s", player.currency, player.pk)
-        crossed = True
-    if crossed and not kyc_selectors.kyc_is_approved(player=player):
-        raise KycRequired(
-            f"Deposits, stakes and winnings above {policy.due_diligence_threshold_eur} EUR in total need approved identity verification.",
-            details={"threshold": str(policy.due_diligence_threshold_eur), "currency": "EUR"},
-        )
 
 
 def _deposit_replay(existing: Deposit, *, amount: Money, method: str) -> Deposit:
@@ -159,8 +110,10 @@ def deposit_create(
         amount=amount,
         pending=lambda: selectors.deposits_in_flight_total(player=player),
     )
-    _check_market_verification(player=player)
-    _check_due_diligence(player=player, amount=amount)
+    # The market's identity rules (verification before play, due diligence in EUR), under the same lock.
+    limits_services.market_money_check(
+        player=player, amount=amount, pending=lambda: selectors.deposits_in_flight_total(player=player)
+    )
 
     deposit = Deposit(
         player=player,
@@ -439,7 +392,6 @@ __all__ = [
     "deposit_complete",
     "deposit_create",
     "deposit_fail",
-    "due_diligence_volume",
     "withdrawal_approve",
     "withdrawal_cancel",
     "withdrawal_mark_paid",

@@ -23,6 +23,9 @@ class DepositLimitsInput(serializers.Serializer):
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(f"Unknown period {', '.join(unknown)}: use day, week or month.")
             for value in data.values():
                 if value is not None and not isinstance(value, str):
                     # API.md: money is a decimal string; a JSON number is refused, not coerced.

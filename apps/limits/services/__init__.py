@@ -55,7 +55,8 @@ from .exclusions import (
     self_exclusion_start,
     timeout_start,
 )
-from .limits import limit_activate_due, limit_remove, limit_set, limit_tighten_by_operator
+from .limits import limit_activate_due, limit_confirm, limit_remove, limit_set, limit_tighten_by_operator, limits_at_registration
+from .market_gate import due_diligence_volume, market_money_check
 from .protection import ACTION_LIMIT_KINDS, PERIOD_ADJECTIVE, protection_check
 from .reality_checks import REALITY_CHECK_MINUTES, protection_session_start, reality_check_acknowledge, reality_check_set
 
@@ -65,11 +66,15 @@ __all__ = [
     "REALITY_CHECK_MINUTES",
     "SELF_EXCLUSION_MONTHS",
     "TIMEOUT_HOURS",
+    "due_diligence_volume",
     "exclusion_end_due",
     "limit_activate_due",
+    "limit_confirm",
     "limit_remove",
     "limit_set",
     "limit_tighten_by_operator",
+    "limits_at_registration",
+    "market_money_check",
     "protection_check",
     "protection_session_start",
     "reactivation_complete_due",

@@ -1,35 +1,68 @@
-"""Deposit, loss and wager limits: set, remove, tighten by staff, and activate due changes (UKGC RTS 12)."""
+"""Deposit, loss and wager limits: set, remove, confirm, tighten by staff, and activate due changes (UKGC RTS 12).
+
+The cooling-off, whether a raise needs the player's confirmation and when an unconfirmed one lapses
+are the player's market's rules (apps.markets.selectors.policy_for), read when the change is asked for:
+a rule changed later does not move a change already waiting. Mandatory deposit limits at registration
+(DGOJ) are set here too, when the players app announces a registration.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import Q
 
 from apps.core import clock
-from apps.core.errors import NotFound, SelfExcluded, ValidationFailed
+from apps.core.errors import InvalidState, NotFound, SelfExcluded, ValidationFailed
 from apps.core.history import save_with_history
 from apps.core.money import Money
 from apps.limits.models import Limit, LimitKind, LimitPeriod, PlayerProtection
-from apps.limits.selectors import cooling_off, self_exclusion_active, timeout_active
+from apps.limits.selectors import self_exclusion_active, timeout_active
+from apps.markets import selectors as markets_selectors
 from apps.players.models import PlayerStatus
 
 from .lock import fresh_player, iso, lock_protection
 
 
-def _apply_due_change(limit: Limit, now: datetime) -> bool:
-    """Store a raise or removal whose cooling-off has passed; it took effect at pending_from, not now."""
-    if limit.pending_from is None or limit.pending_from > now:
-        return False
-    removal = limit.pending_removal
-    limit.amount_minor = None if removal else limit.pending_amount_minor
-    limit.activated_at = limit.pending_from
+def _clear_pending(limit: Limit) -> None:
     limit.pending_amount_minor = None
     limit.pending_removal = False
     limit.pending_from = None
+    limit.confirmation_required = False
+    limit.confirmation_lapses_at = None
+
+
+def _apply_due_change(limit: Limit, now: datetime) -> bool:
+    """Store a raise or removal whose cooling-off has passed; it took effect at pending_from, not now.
+
+    One that waits for the player's confirmation is not applied here; once its confirmation window has
+    passed unconfirmed it lapses, and the limit in force stays as it was.
+    """
+    if limit.pending_from is None or limit.pending_from > now:
+        return False
+    if limit.confirmation_required:
+        if limit.confirmation_lapses_at > now:
+            return False
+        _clear_pending(limit)
+        save_with_history(limit, actor=None, reason="Unconfirmed raise or removal lapsed (UKGC RTS 12: positive action needed)")
+        return True
+    removal = limit.pending_removal
+    limit.amount_minor = None if removal else limit.pending_amount_minor
+    limit.activated_at = limit.pending_from
+    _clear_pending(limit)
     reason = "Cooling-off ended: removal took effect" if removal else "Cooling-off ended: raise took effect"
     save_with_history(limit, actor=None, reason=reason)
     return True
+
+
+def _start_pending(player, limit: Limit, now: datetime) -> None:
+    """The market's cooling-off, and its confirmation rule, for a raise or removal asked for now."""
+    policy = markets_selectors.policy_for(player)
+    limit.pending_from = now + policy.limit_cooling_off
+    limit.confirmation_required = policy.limit_raise_needs_confirmation
+    limit.confirmation_lapses_at = limit.pending_from + policy.confirmation_lapse if policy.limit_raise_needs_confirmation else None
+    limit.requested_at = now
 
 
 def _validate_kind_period(kind: str, period: str) -> None:
@@ -65,9 +98,7 @@ def _apply_now(player, limit: Limit | None, *, kind: str, period: str, amount_mi
     if limit.amount_minor != amount_minor:
         limit.amount_minor = amount_minor
         limit.activated_at = now
-    limit.pending_amount_minor = None
-    limit.pending_removal = False
-    limit.pending_from = None
+    _clear_pending(limit)
     limit.requested_at = now
     return limit
 
@@ -127,9 +158,10 @@ def limit_set(*, player, kind: str, period: str, amount: Money) -> Limit:
             return limit
         limit.pending_amount_minor = new
         limit.pending_removal = False
-        limit.pending_from = now + cooling_off()
-        limit.requested_at = now
+        _start_pending(player, limit, now)
         reason = "Increase requested: pending until the cooling-off ends (UKGC RTS 12)"
+        if limit.confirmation_required:
+            reason = "Increase requested: after the cooling-off the player must confirm it (UKGC RTS 12)"
     _save_limit(protection, limit, actor=player.user, reason=reason)
     return limit
 
@@ -148,10 +180,59 @@ def limit_remove(*, player, kind: str, period: str) -> Limit:
     _refuse_loosening_while_excluded(player, protection, now)
     limit.pending_amount_minor = None
     limit.pending_removal = True
-    limit.pending_from = now + cooling_off()
-    limit.requested_at = now
+    _start_pending(player, limit, now)
     save_with_history(limit, actor=player.user, reason="Removal requested: pending until the cooling-off ends (UKGC RTS 12)")
     return limit
+
+
+@transaction.atomic
+def limit_confirm(*, player, kind: str, period: str) -> Limit:
+    """The player's positive action that makes a waiting raise or removal apply (UKGC RTS 12).
+
+    Only after the cooling-off and before the change lapses; anything else is 409 invalid_state.
+    """
+    _validate_kind_period(kind, period)
+    protection = lock_protection(player.pk)
+    now = clock.now()
+    limit = _limit_locked(player, kind, period, now)  # a lapsed change is cleared here first
+    if limit is None or not _has_pending(limit) or not limit.confirmation_required:
+        raise InvalidState("There is no raise or removal waiting for your confirmation.", details={"kind": kind, "period": period})
+    if limit.pending_from > now:
+        raise InvalidState(
+            "The cooling-off has not ended yet; confirm after it.", details={"pending_from": iso(limit.pending_from)}
+        )
+    _refuse_loosening_while_excluded(player, protection, now)
+    removal = limit.pending_removal
+    limit.amount_minor = None if removal else limit.pending_amount_minor
+    limit.activated_at = now
+    _clear_pending(limit)
+    limit.requested_at = now
+    save_with_history(limit, actor=player.user, reason=f"Player confirmed the {'removal' if removal else 'raise'} (UKGC RTS 12)")
+    return limit
+
+
+@transaction.atomic
+def limits_at_registration(*, player, chosen: dict[str, Money]) -> list[Limit]:
+    """The deposit limits a new player starts with: the market's mandatory ones (DGOJ, RD 1614/2011 art. 36:
+    600 / 1,500 / 3,000 EUR a day / week / month) unless the player chose lower, and any others they chose.
+
+    The EUR amounts are converted to the wallet currency at today's rate, rounded down.
+    """
+    policy = markets_selectors.policy_for(player)
+    try:
+        wanted = {
+            period: markets_selectors.from_eur(amount_eur, player.currency)
+            for period, amount_eur in policy.mandatory_deposit_limits_eur().items()
+        }
+    except markets_selectors.MissingExchangeRate:
+        raise ValidationFailed(details={"currency": [f"{player.currency} cannot be offered in this market today."]}) from None
+    for period, amount in chosen.items():
+        if period not in wanted or amount.minor < wanted[period].minor:
+            wanted[period] = amount
+    return [
+        limit_set(player=player, kind=LimitKind.DEPOSIT, period=period, amount=amount)
+        for period, amount in sorted(wanted.items(), key=lambda item: list(LimitPeriod.values).index(item[0]))
+    ]
 
 
 @transaction.atomic
@@ -182,12 +263,17 @@ def limit_tighten_by_operator(*, player, kind: str, period: str, amount: Money, 
 def limit_activate_due(*, now: datetime | None = None) -> int:
     """Store every raise or removal whose cooling-off has passed; one short transaction per player."""
     now = now or clock.now()
-    player_ids = Limit.objects.filter(pending_from__lte=now).values_list("player_id", flat=True).distinct()
+    player_ids = Limit.objects.filter(_due(now)).values_list("player_id", flat=True).distinct()
     return sum(_activate_due_for(player_id=player_id, now=now) for player_id in list(player_ids))
+
+
+def _due(now: datetime) -> Q:
+    """Changes to store now: those past their cooling-off that need no confirmation, and unconfirmed ones that lapsed."""
+    return Q(pending_from__lte=now, confirmation_required=False) | Q(confirmation_lapses_at__lte=now)
 
 
 @transaction.atomic
 def _activate_due_for(*, player_id: int, now: datetime) -> int:
     lock_protection(player_id)
-    return sum(_apply_due_change(limit, now) for limit in Limit.objects.filter(player_id=player_id, pending_from__lte=now))
+    return sum(_apply_due_change(limit, now) for limit in Limit.objects.filter(_due(now), player_id=player_id))
 

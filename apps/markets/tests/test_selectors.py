@@ -16,6 +16,7 @@ from apps.markets.selectors import (
     market_for_country,
     policy_for,
     policy_for_code,
+    slot_stake_cap_for,
     to_eur,
 )
 from apps.markets.services import market_update
@@ -99,3 +100,21 @@ def test_conversions_round_down_so_a_rule_never_loosens():
 def test_no_rate_is_an_error_not_a_guess():
     with pytest.raises(MissingExchangeRate):
         to_eur(Money(Decimal("1.00"), "GBP"), datetime(2019, 1, 1, tzinfo=UTC))
+
+
+def test_slot_stake_cap_for_a_player_in_their_wallet_currency_on_their_age_today(time_machine):
+    class Player:
+        market = "ukgc"
+        country = "GB"
+        currency = "EUR"
+
+        def __init__(self, born):
+            self.date_of_birth = born
+
+    time_machine.move_to(datetime(2026, 6, 15, 12, tzinfo=UTC), tick=False)
+    young = Player(datetime(2002, 6, 16).date())  # 23 today, 24 tomorrow
+    assert slot_stake_cap_for(young) == Money(Decimal("2.34"), "EUR")  # 2 GBP at the demo 1.17
+    assert slot_stake_cap_for(Player(datetime(2001, 6, 15).date())) == Money(Decimal("5.85"), "EUR")  # 25 today
+    other = Player(datetime(2002, 6, 16).date())
+    other.market = "intl"
+    assert slot_stake_cap_for(other) is None
