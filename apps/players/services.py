@@ -226,13 +226,22 @@ def player_reactivate(*, player: Player, actor: User | None, reason: str) -> Pla
 
 @transaction.atomic
 def player_bar_if_identity_excluded(*, player: Player, actor: User | None, when: str) -> bool:
-    """Another account of a self-excluded person is excluded as well (checked at login and at KYC approval).
+    """Another account of a self-excluded person, or a person on their market's national self-exclusion
+    register, is excluded as well (checked at every login and at KYC approval).
 
     Returns whether the player was barred. The account stays open, so they can still withdraw their money.
     """
     locked = Player.objects.select_for_update().select_related("user").get(pk=player.pk)
     if locked.status not in (PlayerStatus.ACTIVE, PlayerStatus.SUSPENDED):
         return False
+    on_register = identity_on_national_register(
+        locked.market, first_name=locked.user.first_name, last_name=locked.user.last_name,
+        date_of_birth=locked.date_of_birth, id_document_number=locked.id_document_number,
+    )
+    if on_register:
+        # The market's national register (GAMSTOP, RGIAJ) names them: legally barred from play and deposits.
+        _transition(locked, "self_exclude", actor=actor, reason=f"On the national self-exclusion register ({when})")
+        return True
     if not identity_is_excluded(_player_fingerprints(locked), except_player_id=locked.pk):
         return False
     # Not recorded as an excluded identity of its own: when the person's exclusion ends, this duplicate

@@ -55,3 +55,15 @@ def test_the_real_clients_are_seams_that_refuse_to_pretend(settings):
     settings.NATIONAL_REGISTER_CLIENTS = {"gamstop": "apps.markets.registers.GamstopClient"}
     with pytest.raises(NotImplementedError):
         register_client("gamstop")
+
+
+def test_a_player_added_to_the_register_later_is_barred_at_the_next_login(api_client, make_player):
+    from apps.players.models import PlayerStatus
+
+    player = make_player(email="later@example.com", first_name="Ana", last_name="Luz", country="ES", date_of_birth=date(1985, 5, 5))
+    NationalRegisterEntry.objects.create(register="rgiaj", first_name="Ana", last_name="Luz", date_of_birth=date(1985, 5, 5))
+    response = api_client.post("/api/v1/auth/token", {"email": "later@example.com", "password": "A-strong-passphrase-42"}, format="json")
+    assert response.status_code == 200  # they may log in to withdraw
+    player.refresh_from_db()
+    assert player.status == PlayerStatus.SELF_EXCLUDED
+    assert player.history.latest().history_change_reason == "On the national self-exclusion register (login)"
