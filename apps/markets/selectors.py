@@ -160,6 +160,20 @@ def market_for_country(country: str) -> str | None:
     return next((market.code for market in markets if market.is_default), None)
 
 
+def game_certified_rtps(*, game: Any = None) -> frozenset[Decimal] | None:
+    """The games app's seam (games.services.certified_rtps): the RTP values a game may be set to.
+
+    A game is offered in every market, so it may only run at an RTP every restricting market allows: the
+    intersection of the markets' non-empty `allowed_rtps` (an empty intersection allows none). None when no
+    market restricts. Per-game certification (DGOJ homologates each game) is not modelled yet: the lists
+    are per market.
+    """
+    lists = [frozenset(Decimal(v) for v in rtps) for rtps in Market.objects.values_list("allowed_rtps", flat=True) if rtps]
+    if not lists:
+        return None
+    return frozenset.intersection(*lists)
+
+
 def market_codes() -> list[str]:
     return list(Market.objects.order_by("code").values_list("code", flat=True))
 

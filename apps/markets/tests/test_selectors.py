@@ -13,6 +13,7 @@ from apps.markets.selectors import (
     MissingExchangeRate,
     convert,
     from_eur,
+    game_certified_rtps,
     market_for_country,
     policy_for,
     policy_for_code,
@@ -118,3 +119,26 @@ def test_slot_stake_cap_for_a_player_in_their_wallet_currency_on_their_age_today
     other = Player(datetime(2002, 6, 16).date())
     other.market = "intl"
     assert slot_stake_cap_for(other) is None
+
+
+def test_game_certified_rtps_is_what_every_restricting_market_allows():
+    assert game_certified_rtps(game=None) is None  # no market restricts
+    market_update(market=Market.objects.get(code="dgoj"), actor=None, reason="homologated", allowed_rtps=["94.00", "96.00"])
+    assert game_certified_rtps(game=None) == {Decimal("94.00"), Decimal("96.00")}
+    market_update(market=Market.objects.get(code="ukgc"), actor=None, reason="tested", allowed_rtps=["96.00", "97.00"])
+    assert game_certified_rtps(game=None) == {Decimal("96.00")}
+
+
+def test_a_market_rtp_list_restricts_the_games_rtp_setting(staff_user):
+    """End to end through the games app's seam (games.services.certified_rtps)."""
+    from apps.core.errors import ValidationFailed
+    from apps.games import services as games_services
+    from apps.games.models import Game
+
+    game = Game.objects.order_by("pk").first()
+    assert game is not None, "the in-house games come with the first migrate"
+    actor = staff_user(superuser=True)
+    market_update(market=Market.objects.get(code="dgoj"), actor=None, reason="homologated", allowed_rtps=["94.00", "96.00"])
+    with pytest.raises(ValidationFailed):
+        games_services.game_rtp_set(game=game, rtp=Decimal("95.00"), actor=actor, reason="try")
+    assert games_services.game_rtp_set(game=game, rtp=Decimal("96.00"), actor=actor, reason="certified").rtp == Decimal("96.00")
