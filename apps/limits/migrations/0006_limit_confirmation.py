@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from apps.core.sqlite_triggers import around_sqlite_rebuild
+
 
 class Migration(migrations.Migration):
 
@@ -10,7 +12,8 @@ class Migration(migrations.Migration):
         ('players', '0005_excluded_identity'),
     ]
 
-    operations = [
+    # The has-limits trigger (0004) is on limits_limit: keep it through SQLite's table rebuild.
+    operations = around_sqlite_rebuild("limits_limit", operations=[
         migrations.AddField(
             model_name='historicallimit',
             name='confirmation_lapses_at',
@@ -39,4 +42,4 @@ class Migration(migrations.Migration):
             model_name='limit',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('confirmation_lapses_at__isnull', True), ('confirmation_required', False)), models.Q(('confirmation_lapses_at__isnull', False), ('confirmation_required', True), ('pending_from__isnull', False)), _connector='OR'), name='limits_limit_confirmation_has_lapse'),
         ),
-    ]
+    ])
