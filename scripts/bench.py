@@ -17,31 +17,42 @@ and we would measure the interpreter, not the ledger. Each client alternates a s
   nonce, the protection check, the stake, the provably fair outcome, the win when there is one, the
   round's record), stake 1.00 at the default target; counted in postings (1 per lost round, 2 per won).
 
-pgbench runs with the same number of clients, before and after the ledger, each after a CHECKPOINT
-and a warm-up like the ledger's; the ratio is against their mean. Goal: many wallets, engine >= 0.5.
+pgbench runs with the same number of clients before the first scenario and after each one, each after
+a CHECKPOINT and a warm-up like the ledger's; a scenario's ratio is to the mean of the two pgbench runs
+around it (the machine's load drifts during a run). Goals (issue #13): engine on many
+wallets >= 0.55, one hot wallet >= 0.30; a whole round on many wallets >= 0.45.
 
-    .venv/bin/python scripts/bench.py [--clients 4] [--seconds 8] [--wallets 1000] [--server-side-binding]
+It prints a table and writes bench/results/latest.json (machine, pgbench tps, each scenario's rate and
+ratio under a stable name: engine_hot, engine_many, game_hot, game_many, round_hot, round_many), so runs
+can be compared over time. --profile runs client 0 of each scenario under pyinstrument and writes the
+call tree to bench/profiles/<name>.txt (that client is slowed by it: take numbers from a run without).
+
+    .venv/bin/python scripts/bench.py [--clients 4] [--seconds 8] [--wallets 1000] [--server-side-binding] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import multiprocessing as mp
 import os
+import platform
 import random
 import re
 import shutil
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/casino"
+RESULTS = ROOT / "bench" / "results"
+PROFILES = ROOT / "bench" / "profiles"
 PATHS = {
     "game": "stake_place + win_post (with limits check)",
     "engine": "transaction_post (posting engine)",
@@ -62,7 +73,14 @@ def parse_args() -> argparse.Namespace:
         help="Run the ledger with psycopg server-side binding and prepared statements (Django's OPTIONS "
         "server_side_binding / prepare_threshold), to see what that setting would buy.",
     )
+    parser.add_argument("--profile", action="store_true", help="Profile client 0 of each scenario into bench/profiles/ (pyinstrument).")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="Where to write the results as JSON.")
     return parser.parse_args()
+
+
+def scenario_name(scenario: str, path: str) -> str:
+    """The stable name latest.json uses: engine_many, engine_hot, round_many, ..."""
+    return f"{path}_{'hot' if scenario.startswith('1 hot') else 'many'}"
 
 
 # --- Databases --------------------------------------------------------------------------------
@@ -199,7 +217,9 @@ def prepare_ledger(*, wallets: int, clients: int) -> tuple[int, list[int]]:
     return by_number[0], [by_number[n] for n in numbers[1:]]
 
 
-def client(path: str, scenario: str, number: int, player_ids: list[int], warmup: float, seconds: float, barrier, results) -> None:
+def client(
+    path: str, scenario: str, number: int, player_ids: list[int], warmup: float, seconds: float, barrier, results, profile: bool = False
+) -> None:
     """One client process: a stake then a win of 1.00 on a chosen wallet, as fast as the ledger allows.
 
     path "game": games.stake_place/win_post, as the provider wallet API calls them (the stake includes the
@@ -262,14 +282,28 @@ def client(path: str, scenario: str, number: int, player_ids: list[int], warmup:
         barrier.wait()
         play_until(time.perf_counter() + warmup)
         barrier.wait()
+        profiler = None
+        if profile and number == 0:
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.0005)
+            profiler.start()
         started = time.perf_counter()
         postings = play_until(started + seconds)
         results.put((postings, time.perf_counter() - started))
+        if profiler is not None:
+            profiler.stop()
+            PROFILES.mkdir(parents=True, exist_ok=True)
+            header = f"# scripts/bench.py --profile: {PATHS[path]}, {scenario}, client 0 of the scenario, {postings} postings\n"
+            text = profiler.output_text(unicode=False, color=False, show_all=False)
+            (PROFILES / f"{scenario_name(scenario, path)}.txt").write_text(header + text)
     finally:
         connection.close()
 
 
-def run_scenario(path: str, scenario: str, *, clients: int, player_ids: list[int], warmup: float, seconds: float) -> float:
+def run_scenario(
+    path: str, scenario: str, *, clients: int, player_ids: list[int], warmup: float, seconds: float, profile: bool = False
+) -> float:
     from django.db import connections
 
     connections.close_all()  # each forked client opens its own connection
@@ -277,7 +311,8 @@ def run_scenario(path: str, scenario: str, *, clients: int, player_ids: list[int
     barrier = ctx.Barrier(clients)
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=client, args=(path, scenario, n, player_ids, warmup, seconds, barrier, results)) for n in range(clients)
+        ctx.Process(target=client, args=(path, scenario, n, player_ids, warmup, seconds, barrier, results, profile))
+        for n in range(clients)
     ]
     for proc in procs:
         proc.start()
@@ -297,6 +332,7 @@ def main() -> None:
     pgbench_url = with_dbname(base_url, f"{base_name}_pgbench")
     scale = args.scale or args.clients
     began = time.perf_counter()
+    load = os.getloadavg()  # other work on the machine skews everything: recorded with the results
 
     print(f"Recreating {urlsplit(ledger_url).path[1:]} and {urlsplit(pgbench_url).path[1:]} ...", flush=True)
     recreate_database(base_url, urlsplit(ledger_url).path[1:])
@@ -307,21 +343,27 @@ def main() -> None:
     hot_id, many_ids = prepare_ledger(wallets=args.wallets, clients=args.clients)
     print(f"Migrated, registered and funded {args.wallets + 1} players in {time.perf_counter() - setup_started:.1f}s.", flush=True)
 
-    # pgbench runs before and after the ledger, so a machine that got busier (or quieter) meanwhile shows.
+    # pgbench runs between the scenarios too, and each scenario's ratio is to the pgbench runs right before
+    # and after it: on a machine shared with other work the load changes within a run, and a ratio to a
+    # pgbench measured a minute earlier would measure the neighbours, not the ledger.
+    def pgbench(initialise: bool = False) -> float:
+        return pgbench_tps(pgbench_url, scale=scale, clients=args.clients, seconds=args.seconds, warmup=args.warmup, initialise=initialise)
+
     print(f"pgbench TPC-B: scale {scale}, {args.clients} clients, {args.seconds}s ...", flush=True)
-    tps_runs = [pgbench_tps(pgbench_url, scale=scale, clients=args.clients, seconds=args.seconds, warmup=args.warmup, initialise=True)]
+    tps_runs = [pgbench(initialise=True)]
 
     rates: dict[tuple[str, str], float] = {}
+    adjacent: dict[tuple[str, str], float] = {}
     for scenario, ids in (("1 hot wallet", [hot_id]), (f"{args.wallets} wallets", many_ids)):
         for path in ("game", "engine", "round"):
             print(f"Ledger: {scenario}, {PATHS[path]}, {args.clients} client processes, {args.seconds}s ...", flush=True)
             checkpoint(ledger_url)
             rates[(scenario, path)] = run_scenario(
-                path, scenario, clients=args.clients, player_ids=ids, warmup=args.warmup, seconds=args.seconds
+                path, scenario, clients=args.clients, player_ids=ids, warmup=args.warmup, seconds=args.seconds, profile=args.profile
             )
-
-    print(f"pgbench TPC-B again, {args.seconds}s ...", flush=True)
-    tps_runs.append(pgbench_tps(pgbench_url, scale=scale, clients=args.clients, seconds=args.seconds, warmup=args.warmup, initialise=False))
+            print(f"pgbench TPC-B, {args.seconds}s ...", flush=True)
+            tps_runs.append(pgbench())
+            adjacent[(scenario, path)] = (tps_runs[-2] + tps_runs[-1]) / 2
     tps = sum(tps_runs) / len(tps_runs)
 
     print()
@@ -329,10 +371,11 @@ def main() -> None:
     print(f"pgbench TPC-B (scale {scale}, -c {args.clients} -j {min(args.clients, 2)}): {runs} tps, mean {tps:.0f}")
     print()
     binding = "server-side binding + prepared statements" if args.server_side_binding else "client-side binding (the project's default)"
-    print(f"Ledger: {args.clients} client processes, psycopg {binding}")
+    print(f"Ledger: {args.clients} client processes, psycopg {binding}; ratio to the pgbench runs right before and after")
     print(f"{'scenario':<15} {'path':<41} {'postings/s':>10} {'pgbench tps':>11} {'ratio':>6}")
     for (scenario, path), rate in rates.items():
-        print(f"{scenario:<15} {PATHS[path]:<41} {rate:>10.0f} {tps:>11.0f} {rate / tps:>6.2f}")
+        around = adjacent[(scenario, path)]
+        print(f"{scenario:<15} {PATHS[path]:<41} {rate:>10.0f} {around:>11.0f} {rate / around:>6.2f}")
 
     from apps.ledger.checks import verify_ledger
 
@@ -344,9 +387,65 @@ def main() -> None:
     )
     for breach in report.breaches:
         print(f"  BREACH: {breach}")
+    write_results(
+        args,
+        tps=tps,
+        tps_runs=tps_runs,
+        rates=rates,
+        adjacent=adjacent,
+        binding=binding,
+        load=load,
+        ledger_ok=report.ok,
+        server_version=server_version(ledger_url),
+    )
+    print(f"Results in {args.output}{'; profiles in ' + str(PROFILES) if args.profile else ''}.")
     print(f"Total run time {time.perf_counter() - began:.0f}s.")
     if not report.ok:
         sys.exit(1)
+
+
+def server_version(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SHOW server_version").fetchone()[0]
+
+
+def write_results(
+    args, *, tps: float, tps_runs: list[float], rates: dict, adjacent: dict, binding: str, load, ledger_ok: bool, server_version: str
+) -> None:
+    """bench/results/latest.json: what ran where, pgbench's rate and each scenario's rate and ratio to it."""
+    results = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "hostname": platform.node(),
+            "cpus": os.cpu_count(),
+            "load_average_at_start": [round(x, 2) for x in load],
+            "python": platform.python_version(),
+            "postgresql": server_version,
+        },
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "wallets": args.wallets,
+        "binding": binding,
+        "profiled": args.profile,
+        "pgbench_tps": round(tps, 1),
+        "pgbench_runs": [round(t, 1) for t in tps_runs],
+        "scenarios": [
+            {
+                "name": scenario_name(scenario, path),
+                "description": f"{scenario}, {PATHS[path]}",
+                "per_second": round(rate, 1),
+                "pgbench_tps": round(adjacent[(scenario, path)], 1),
+                "ratio": round(rate / adjacent[(scenario, path)], 3),
+            }
+            for (scenario, path), rate in rates.items()
+        ],
+        "http": [],
+        "verify_ledger": "ok" if ledger_ok else "breached",
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
@@ -66,14 +68,29 @@ def _flatten(value: Any) -> Any:
 
 TOO_LARGE_MESSAGE = "The request body is too large."
 
+# The database went away mid-request (connection killed, server restarting, failover): not the client's
+# fault and not a bug. The request's transaction is rolled back with the connection, and Django closes
+# the broken connection when the request ends (close_old_connections: errors_occurred, then is_usable),
+# so the next request reconnects.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def service_unavailable_response(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+    logger.warning("Database unavailable mid-request: %s: %s", type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+    unavailable = errors.ServiceUnavailable()
+    headers = {"Retry-After": str(unavailable.retry_after)}
+    return unavailable.status_code, error_body(unavailable.code, unavailable.message, {"retry_after": unavailable.retry_after}), headers
+
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """Map every error to {"error": {code, message, details}} with the status API.md gives it."""
     headers: dict[str, str] = {}
     if isinstance(exc, errors.DomainError):
         status, body = exc.status_code, error_body(exc.code, exc.message, exc.details)
-        if isinstance(exc, errors.RateLimited):
+        if isinstance(exc, errors.RateLimited | errors.ServiceUnavailable):
             headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, DATABASE_UNAVAILABLE):
+        status, body, headers = service_unavailable_response(exc)
     elif isinstance(exc, drf_exceptions.ValidationError):
         status, body = 400, error_body("validation_error", "Some fields are not valid.", _validation_details(exc.detail))
     elif isinstance(exc, RequestDataTooBig):
@@ -123,8 +140,15 @@ def api_bad_request(request, exception=None, *args, **kwargs):
 
 
 def api_server_error(request, *args, **kwargs):
-    """JSON for API clients; the admin keeps Django's own error page."""
+    """JSON for API clients; the admin keeps Django's own error page.
+
+    A database outage raised outside a DRF view (a middleware's query) is a 503 here as in the views' handler.
+    """
     if request.path.startswith("/api/"):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, DATABASE_UNAVAILABLE):
+            status, body, headers = service_unavailable_response(exc)
+            return JsonResponse(body, status=status, headers=headers)
         return JsonResponse(error_body("internal_error", "Something went wrong on our side; nothing was changed."), status=500)
     from django.views.defaults import server_error
 

@@ -101,3 +101,12 @@ class RateLimited(DomainError):
     def __init__(self, message: str | None = None, *, retry_after: int, details: dict[str, Any] | None = None):
         self.retry_after = int(retry_after)
         super().__init__(message, details={"retry_after": self.retry_after, **(details or {})})
+
+
+class ServiceUnavailable(DomainError):
+    """A dependency (the database) failed mid-request. Its transaction was rolled back, so nothing moved
+    unless it had committed; either way a retry with the same Idempotency-Key is safe (API.md)."""
+
+    status_code, code = 503, "service_unavailable"
+    default_message = "A service we depend on failed; nothing was half-done. Retry with the same Idempotency-Key."
+    retry_after = 1

@@ -1,11 +1,12 @@
 """The posting engine: the only code that moves money. The named postings (services.py) ask it to post.
 
-On PostgreSQL a posting is two statements inside the caller's transaction: one locks the player's
-accounts (and finds the house account), then, after the balance check on the locked values, one
-inserts the transaction row (the idempotency gate), moves the cached balances and appends the
-entries. The SQL is written by hand on this path on purpose: it runs for every stake and win, and
-building the same queries through the ORM cost more CPU than PostgreSQL spent executing them
-(scripts/bench.py measures it). Other databases (the SQLite demo) take the same steps one by one.
+On PostgreSQL a posting is one round trip inside the caller's transaction: one call of the PL/pgSQL
+function ledger_post (migration 0007) locks the accounts, checks the balances against the locked
+values, passes the idempotency gate, moves the cached balances and appends the entries, and answers
+with a status (posted, replay, conflict, insufficient, missing) instead of raising, as pure-SQL
+ledgers do. The application layer's cost per posting was its round trips and SQL building, not
+PostgreSQL's work (scripts/bench.py measures it; bench/profiles/ shows where the time goes).
+Other databases (the SQLite demo) take the same steps one by one in Python; the same tests run both.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial, wraps
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, connection, transaction
 from django.dispatch import Signal
 
 from apps.core import clock
@@ -143,6 +144,140 @@ def _replay(idempotency_key: str, fingerprint: str) -> LedgerTransaction:
     return existing
 
 
+def _check_kind_and_key(kind: str, idempotency_key: str) -> None:
+    if kind not in _TRANSACTION_KINDS:
+        raise ValidationFailed(f"Unknown transaction kind {kind!r}.")
+    if not idempotency_key or len(idempotency_key) > 160:
+        raise ValidationFailed("An idempotency key of 1 to 160 characters is required.")
+
+
+def _posted(txn_id: int, values: dict, fingerprint: str, entries: list[Entry]) -> LedgerTransaction:
+    """The transaction just written, as a saved model, its entries attached; announced once it commits."""
+    txn = LedgerTransaction(
+        pk=txn_id,
+        kind=values["kind"],
+        idempotency_key=values["idempotency_key"],
+        fingerprint=fingerprint,
+        reference=values["reference"],
+        reason=values["reason"],
+        metadata=values["metadata"] or {},
+        created_by=values["actor"],
+        created_at=values["now"],
+    )
+    txn._state.adding = False
+    txn._state.db = DEFAULT_DB_ALIAS
+    txn.replayed = False
+    txn.posted_entries = entries
+    transaction.on_commit(partial(transaction_posted.send_robust, sender=LedgerTransaction, transaction_id=txn_id))
+    return txn
+
+
+# --- PostgreSQL: one round trip per posting ------------------------------------------------------
+
+_CALL_POST = (
+    "SELECT * FROM ledger_post(%s::text, %s::text, %s::text, %s::text, %s::text, %s::jsonb, %s::bigint, %s::timestamptz, "
+    "%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint, %s::text, %s::text[], %s::text, %s::integer)"
+)
+_NO_DATA_FOUND = "P0002"
+
+
+def _post_in_database(args: list) -> tuple:
+    """Call ledger_post (migration 0007): the whole posting in one statement; returns its one row."""
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(_CALL_POST, args)
+        except DatabaseError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) == _NO_DATA_FOUND:
+                raise Account.DoesNotExist(str(exc.__cause__).split("\n", 1)[0]) from exc
+            raise
+        return cursor.fetchone()
+
+
+def _call_args(values: dict, amounts: list[int]) -> list:
+    actor = values["actor"]
+    return [
+        values["kind"],
+        values["idempotency_key"],
+        values["reference"],
+        json.dumps(values["reference"]),  # encoded as _fingerprint encodes it: the function computes the same fingerprint
+        values["reason"],
+        connection.ops.adapt_json_value(values["metadata"] or {}, None),
+        actor.pk if actor is not None else None,
+        values["now"],
+        amounts,
+    ]
+
+
+def _answer(row: tuple, values: dict, currency_of) -> LedgerTransaction:
+    """ledger_post's row as the posted (or replayed) transaction, or as the refusal it reports."""
+    status, txn_id, fingerprint, account_ids, entry_ids, amounts, balances, available = row
+    if status == "posted":
+        kind, now = values["kind"], values["now"]
+        entries = []
+        for entry_id, account_id, amount, balance in zip(entry_ids, account_ids, amounts, balances, strict=True):
+            entry = Entry(
+                id=entry_id, transaction_id=txn_id, account_id=account_id, amount=amount, balance_after=balance, kind=kind, created_at=now
+            )
+            entry._state.adding = False
+            entry._state.db = DEFAULT_DB_ALIAS
+            entries.append(entry)
+        return _posted(txn_id, values, fingerprint, entries)
+    if status == "replay":
+        existing = LedgerTransaction.objects.get(pk=txn_id)
+        existing.replayed = True
+        return existing
+    if status == "conflict":
+        raise IdempotencyConflict(details={"idempotency_key": values["idempotency_key"]})
+    if status == "insufficient":
+        # Django leaves jsonb undecoded (its JSONField decodes): {account kind: locked balance in minor units}.
+        available = json.loads(available) if isinstance(available, str) else available
+        raise InsufficientFunds(details={"available": {k: str(Money.from_minor(v, currency_of(k))) for k, v in available.items()}})
+    raise RuntimeError(f"ledger_post answered {status!r}.")  # pragma: no cover - player_post handles 'missing'
+
+
+def _transaction_post_in_database(*, postings: Sequence[Posting], **values) -> LedgerTransaction:
+    _check_kind_and_key(values["kind"], values["idempotency_key"])
+    players = sorted((p for p in postings if p.account.kind in PLAYER_KINDS), key=lambda p: p.account.pk)
+    counterparties = sorted((p for p in postings if p.account.kind not in PLAYER_KINDS), key=lambda p: p.account.pk)
+    values["now"] = clock.now()
+    args = _call_args(values, [p.amount for p in players] + [p.amount for p in counterparties])
+    args += [[p.account.pk for p in players], [p.account.pk for p in counterparties], None, None, None, None, None]
+    currencies = {p.account.kind: p.account.currency for p in players}
+    return _answer(_post_in_database(args), values, currencies.__getitem__)
+
+
+def _player_post_in_database(*, player, legs: dict[str, int], counterparty_kind: str | None, **values) -> LedgerTransaction:
+    """A wallet posting: ledger_post finds and locks the player's accounts and the house shard itself."""
+    _check_kind_and_key(values["kind"], values["idempotency_key"])
+    for amount in legs.values():
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise TypeError("Posting amounts are integer minor units.")
+        if amount == 0:
+            raise ValidationFailed("A posting cannot be zero.")
+    total = sum(legs.values())
+    if len(legs) + (counterparty_kind is not None) < 2:
+        raise ValidationFailed("A transaction needs at least two entries.")
+    if counterparty_kind is None and total != 0:
+        raise ValidationFailed("The transaction does not balance.", details={"unbalanced": {player.currency: total}})
+    if counterparty_kind is not None and total == 0:
+        raise ValidationFailed("A posting cannot be zero.")
+    values["now"] = clock.now()
+    shard = counterparty_shard(player) if counterparty_kind is not None else None
+    args = _call_args(values, list(legs.values()))
+    args += [None, None, player.pk, player.currency, list(legs), counterparty_kind, shard]
+    row = _post_in_database(args)
+    if row[0] == "missing":
+        # The wallet's first posting: open what is missing (a concurrent twin's opening is reused), then post.
+        player_accounts(player=player)
+        if counterparty_kind is not None:
+            system_account(kind=counterparty_kind, currency=player.currency, shard=shard)
+        row = _post_in_database(args)
+    return _answer(row, values, lambda _kind: player.currency)
+
+
+# --- Other databases: step by step ---------------------------------------------------------------
+
+
 def _for_update(of: str = "") -> str:
     # SQLite has no row locks: its IMMEDIATE transactions already serialise every writer.
     if not connection.features.has_select_for_update:
@@ -183,55 +318,22 @@ def _insert_transaction(values: dict) -> int | None:
     return row[0] if row else None
 
 
-# PostgreSQL does the whole write in one statement: the transaction row (the idempotency gate),
-# the balances and the entries. A replay inserts no row, so nothing else moves and no row returns.
-# The busy counterparty (house revenue, PSP clearing) is locked here, by the UPDATE, and held for
-# one round trip until COMMIT.
-_POST_POSTGRESQL = """
-WITH txn AS (
-    INSERT INTO ledger_ledgertransaction (kind, idempotency_key, fingerprint, reference, reason, metadata, created_by_id, created_at)
-    VALUES (%(kind)s, %(idempotency_key)s, %(fingerprint)s, %(reference)s, %(reason)s, %(metadata)s, %(created_by_id)s, %(created_at)s)
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id
-), moved AS (
-    UPDATE ledger_account AS account
-    SET balance = account.balance + posting.amount
-    FROM txn, unnest(%(account_ids)s::bigint[], %(amounts)s::bigint[]) AS posting(account_id, amount)
-    WHERE account.id = posting.account_id
-    RETURNING txn.id AS transaction_id, account.id AS account_id, posting.amount, account.balance
-), entries AS (
-    INSERT INTO ledger_entry (transaction_id, account_id, amount, balance_after, kind, created_at)
-    SELECT transaction_id, account_id, amount, balance, %(kind)s, %(created_at)s FROM moved ORDER BY account_id
-    RETURNING transaction_id, id, account_id, balance_after
-)
-SELECT txn.id, entries.id, entries.account_id, entries.balance_after FROM txn LEFT JOIN entries ON entries.transaction_id = txn.id
-"""
-
-
 def _single_statement() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _write(values: dict, amounts: dict[int, int]) -> tuple[int | None, list[tuple[int | None, int, int]]]:
-    """Insert the transaction row and, unless it is a replay, move the balances and append the entries.
+def _write(values: dict, amounts: dict[int, int]) -> tuple[int | None, list[tuple[None, int, int]]]:
+    """Insert the transaction row and, unless it is a replay, move the balances (step by step; SQLite serialises writers anyway).
 
-    Returns (transaction id or None for a replay, [(entry id, account id, balance after)]).
+    Returns (transaction id or None for a replay, [(None, account id, balance after)]); the entries are bulk-created after.
     """
-    ids = sorted(amounts)
     with connection.cursor() as cursor:
-        if _single_statement():
-            cursor.execute(_POST_POSTGRESQL, {**values, "account_ids": ids, "amounts": [amounts[pk] for pk in ids]})
-            rows = cursor.fetchall()
-            if not rows:
-                return None, []
-            return rows[0][0], [(entry_id, pk, balance) for _, entry_id, pk, balance in rows if entry_id is not None]
-        # Step by step elsewhere (SQLite: the embedded demo database, whose writers are serialised anyway).
         cursor.execute(_INSERT_TRANSACTION + " RETURNING id", values)
         row = cursor.fetchone()
         if row is None:
             return None, []
         moved = []
-        for pk in ids:
+        for pk in sorted(amounts):
             cursor.execute("UPDATE ledger_account SET balance = balance + %s WHERE id = %s RETURNING balance", [amounts[pk], pk])
             balance = cursor.fetchone()
             if balance is not None:
@@ -251,10 +353,7 @@ def _post_locked(
     metadata: dict | None,
 ) -> LedgerTransaction:
     """Post, once every player account of the postings is locked; `locked` holds their balances."""
-    if kind not in _TRANSACTION_KINDS:
-        raise ValidationFailed(f"Unknown transaction kind {kind!r}.")
-    if not idempotency_key or len(idempotency_key) > 160:
-        raise ValidationFailed("An idempotency key of 1 to 160 characters is required.")
+    _check_kind_and_key(kind, idempotency_key)
     fingerprint = _fingerprint(kind, postings, reference)
     now = clock.now()
     metadata = metadata or {}
@@ -291,29 +390,13 @@ def _post_locked(
         Entry(id=entry_id, transaction_id=txn_id, account_id=pk, amount=amounts[pk], balance_after=balance, kind=kind, created_at=now)
         for entry_id, pk, balance in moved
     ]
-    if not _single_statement():
-        entries = Entry.objects.bulk_create(entries)
+    entries = Entry.objects.bulk_create(entries)
     for entry in entries:
         entry._state.adding = False
         entry._state.db = DEFAULT_DB_ALIAS
 
-    txn = LedgerTransaction(
-        pk=txn_id,
-        kind=kind,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        reference=reference,
-        reason=reason,
-        metadata=metadata,
-        created_by=actor,
-        created_at=now,
-    )
-    txn._state.adding = False
-    txn._state.db = DEFAULT_DB_ALIAS
-    txn.replayed = False
-    txn.posted_entries = entries
-    transaction.on_commit(partial(transaction_posted.send_robust, sender=LedgerTransaction, transaction_id=txn_id))
-    return txn
+    values = {"kind": kind, "idempotency_key": idempotency_key, "reference": reference, "reason": reason}
+    return _posted(txn_id, {**values, "metadata": metadata, "actor": actor, "now": now}, fingerprint, entries)
 
 
 @posting_atomic
@@ -338,6 +421,11 @@ def transaction_post(
     transaction (with `.replayed = True`) and posts nothing.
     """
     _validate(postings)
+    if _single_statement():
+        return _transaction_post_in_database(
+            postings=postings, kind=kind, idempotency_key=idempotency_key, reference=reference, reason=reason, actor=actor,
+            metadata=metadata,
+        )
     player_ids = sorted(p.account.pk for p in postings if p.account.kind in PLAYER_KINDS)
     counterparty_ids = sorted(p.account.pk for p in postings if p.account.kind not in PLAYER_KINDS)
     locked = _lock(player_ids)
@@ -414,6 +502,18 @@ def player_post(
     metadata: dict | None = None,
 ) -> LedgerTransaction:
     """Post amounts on the player's own accounts, balanced by one house account (or by each other)."""
+    if _single_statement():
+        return _player_post_in_database(
+            player=player,
+            legs=legs,
+            counterparty_kind=counterparty_kind,
+            kind=kind,
+            idempotency_key=idempotency_key,
+            reference=reference,
+            reason=reason,
+            actor=actor,
+            metadata=metadata,
+        )
     wallet, counterparty = _lock_wallet(player, counterparty_kind)
     postings = [Posting(wallet[account_kind], amount) for account_kind, amount in legs.items()]
     if counterparty is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.test import RequestFactory
 from rest_framework import exceptions as drf_exceptions
@@ -36,6 +37,7 @@ API_MD_TABLE = [
     (errors.InsufficientFunds, 422, "insufficient_funds"),
     (errors.LimitExceeded, 422, "limit_exceeded"),
     (errors.StakeOutOfRange, 422, "stake_out_of_range"),
+    (errors.ServiceUnavailable, 503, "service_unavailable"),
 ]
 
 
@@ -135,6 +137,27 @@ def test_500_is_json_for_the_api_and_html_for_the_admin():
     admin = api_server_error(RequestFactory().get("/admin/"))
     assert admin.status_code == 500
     assert b'"error"' not in admin.content
+
+
+@pytest.mark.parametrize("exc", [OperationalError("terminating connection due to administrator command"), InterfaceError("closed")])
+def test_a_database_outage_is_a_503_with_retry_after_not_a_500(exc):
+    """API.md: 503 service_unavailable with Retry-After when a dependency such as the database failed mid-request."""
+    response = raising(exc)
+    assert response.status_code == 503
+    assert response.data["error"]["code"] == "service_unavailable"
+    assert set(response.data["error"]) == {"code", "message", "details"}
+    assert response["Retry-After"] == "1"
+
+
+def test_a_database_outage_outside_the_views_is_a_503_too():
+    """A middleware's query fails before any view: handler500 answers it as the views' handler does."""
+    try:
+        raise OperationalError("server closed the connection unexpectedly")
+    except OperationalError:
+        api = api_server_error(RequestFactory().get("/api/v1/wallet"))
+    assert api.status_code == 503
+    assert b'"service_unavailable"' in api.content
+    assert api["Retry-After"] == "1"
 
 
 def test_unknown_api_path_is_json_404(client):

@@ -12,7 +12,7 @@ import random
 import pytest
 
 from apps.core.errors import IdempotencyConflict, InsufficientFunds
-from apps.ledger import engine, services
+from apps.ledger import services
 from apps.ledger.checks import verify_ledger
 from apps.ledger.models import Account, AccountKind, Entry, LedgerTransaction, TransactionKind
 from apps.ledger.selectors import wallet_balances
@@ -20,6 +20,11 @@ from apps.ledger.selectors import wallet_balances
 from .conftest import eur, run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def both_write_paths(write_path):
+    """Every test here runs on PostgreSQL's one-statement path and on the step-by-step one."""
 
 
 def test_fifty_stakes_and_withdrawal_holds_never_overdraw_one_wallet(player, fund):
@@ -135,17 +140,9 @@ def test_cross_ordered_postings_on_many_wallets_never_deadlock(make_player, fund
     assert report.ok, report.breaches
 
 
-def test_a_crash_half_way_in_some_threads_leaves_no_trace_of_them(player, fund, monkeypatch):
+def test_a_crash_half_way_in_some_threads_leaves_no_trace_of_them(player, fund, crash_after_write):
     fund(player, "100.00")
-    write = engine._write
-
-    def write_then_crash_on_odd_rounds(values, amounts):
-        result = write(values, amounts)
-        if int(values["idempotency_key"].rsplit(":", 1)[1]) % 2:
-            raise RuntimeError("process killed after the rows were written, before COMMIT")
-        return result
-
-    monkeypatch.setattr(engine, "_write", write_then_crash_on_odd_rounds)
+    crash_after_write(lambda key: int(key.rsplit(":", 1)[1]) % 2)
 
     def stake(i: int):
         return services.bet_post(player=player, amount=eur("1.00"), idempotency_key=f"crash:{i}", reference=f"round:{i}")

@@ -68,15 +68,9 @@ def test_wrong_currency_is_refused(player):
         services.deposit_post(player=player, amount=Money(Decimal("10.00"), "USD"), idempotency_key="usd", reference="d")
 
 
-def test_exception_half_way_leaves_no_entries(player, monkeypatch):
-    """A crash after the rows are written and before the commit leaves nothing behind."""
-    write = engine._write
-
-    def explode(*args, **kwargs):
-        write(*args, **kwargs)
-        raise RuntimeError("disk on fire")
-
-    monkeypatch.setattr(engine, "_write", explode)
+def test_exception_half_way_leaves_no_entries(player, crash_after_write):
+    """A crash after the rows are written and before the commit leaves nothing behind (on both write paths)."""
+    crash_after_write(lambda key: True)
     with pytest.raises(RuntimeError):
         services.deposit_post(player=player, amount=eur("10.00"), idempotency_key="crash", reference="d")
     assert not LedgerTransaction.objects.exists()
@@ -205,9 +199,63 @@ def test_a_player_account_cannot_be_sharded(player):
 
 
 def test_a_stake_posting_costs_few_queries(player, fund, django_assert_max_num_queries):
-    """The posting's round trips, pinned so a regression shows: SAVEPOINT, the wallet lock, the write, RELEASE."""
+    """The posting's round trips, pinned so a regression shows: SAVEPOINT, the one ledger_post call, RELEASE."""
     fund(player, "10.00")
     services.bet_post(player=player, amount=eur("1.00"), idempotency_key="warm", reference="round:0")
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(3):
         services.bet_post(player=player, amount=eur("1.00"), idempotency_key="counted", reference="round:1")
-    assert wallet_balances(player=player).cash == eur("8.00")
+    with django_assert_max_num_queries(1):
+        services.bet_post(player=player, amount=eur("1.00"), idempotency_key="no-savepoint", reference="round:2", savepoint=False)
+    assert wallet_balances(player=player).cash == eur("7.00")
+
+
+@pytest.mark.parametrize("reference", ["deposit:42", 'quote " back\\slash', "zürich €", "emoji 🎲", "tab\tnewline\ncontrol\x01"])
+def test_the_database_fingerprint_is_the_engines(player, fund, reference):
+    """ledger_post computes the fingerprint itself (a wallet posting learns its account ids there): it must be _fingerprint's,
+    or a replay posted on one path would be refused as a conflict on the other."""
+    fund(player, "10.00")
+    txn = services.bet_post(player=player, amount=eur("1.00"), idempotency_key="fp", reference=reference)
+    postings = [services.Posting(Account.objects.get(pk=e.account_id), e.amount) for e in txn.posted_entries]
+    assert LedgerTransaction.objects.get(pk=txn.pk).fingerprint == engine._fingerprint(TransactionKind.BET, postings, reference)
+    assert txn.fingerprint == engine._fingerprint(TransactionKind.BET, postings, reference)
+
+
+def test_a_replay_is_recognised_across_the_two_paths(player, fund, monkeypatch):
+    fund(player, "10.00")
+    first = services.bet_post(player=player, amount=eur("2.00"), idempotency_key="both", reference="round:1")
+    monkeypatch.setattr(engine, "_single_statement", lambda: False)
+    again = services.bet_post(player=player, amount=eur("2.00"), idempotency_key="both", reference="round:1")
+    assert again.replayed and again.pk == first.pk
+    with pytest.raises(IdempotencyConflict):
+        services.bet_post(player=player, amount=eur("2.00"), idempotency_key="both", reference="round:2")
+    monkeypatch.undo()
+    monkeypatch.setattr(engine, "_single_statement", lambda: False)
+    stepped = services.win_post(player=player, amount=eur("3.00"), idempotency_key="stepped", reference="round:1")
+    monkeypatch.undo()
+    assert services.win_post(player=player, amount=eur("3.00"), idempotency_key="stepped", reference="round:1").pk == stepped.pk
+    assert wallet_balances(player=player).cash == eur("11.00")
+
+
+def test_a_refusal_leaves_the_database_transaction_usable(player, fund):
+    """ledger_post answers a refusal (insufficient funds, conflicting key) instead of raising in the database, and
+    leaves nothing written: without any savepoint (the postings' bodies, unwrapped), the transaction carries on."""
+    funded = fund(player, "5.00")
+    with transaction.atomic():
+        with pytest.raises(InsufficientFunds) as refused:
+            services.bet_post.__wrapped__(player=player, amount=eur("6.00"), idempotency_key="too-much", reference="r")
+        assert refused.value.details == {"available": {AccountKind.PLAYER_CASH: "5.00"}}
+        with pytest.raises(IdempotencyConflict):
+            services.deposit_post.__wrapped__(player=player, amount=eur("1.00"), idempotency_key=funded.idempotency_key, reference="x")
+        services.bet_post.__wrapped__(player=player, amount=eur("5.00"), idempotency_key="all-in", reference="r")
+    assert not LedgerTransaction.objects.filter(idempotency_key="too-much").exists()
+    assert wallet_balances(player=player).cash == eur("0.00")
+    assert verify_ledger().ok
+
+
+def test_a_first_posting_opens_the_wallet_and_the_house_shard(make_player, write_path):
+    newcomer = make_player()
+    assert not Account.objects.filter(player=newcomer).exists()
+    services.deposit_post(player=newcomer, amount=eur("3.00"), idempotency_key="first", reference="d")
+    assert wallet_balances(player=newcomer).cash == eur("3.00")
+    assert Account.objects.filter(player=newcomer).count() == 3
+    assert verify_ledger().ok
