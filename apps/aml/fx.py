@@ -1,35 +1,26 @@
-"""Amounts in EUR for the rules' thresholds.
+"""Amounts in EUR for the rules' thresholds, at the rates of the markets' ExchangeRate table.
 
-THE SEAM THE MARKETS ISSUE REPLACES: there is no exchange-rate table yet, so the rates are demo values
-from settings.AML_DEMO_EUR_RATES (EUR per unit of the currency). When markets adds its ExchangeRate
-table, only `eur_per_unit` changes; every rule reads EUR through these functions and nothing else.
+Every rule reads EUR through these functions and nothing else, so a rate an officer corrects in the
+admin (or loads with `load_exchange_rates`) applies to AML at once, the same rate the markets' due
+diligence uses.
 """
 
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-
-from apps.core.money import Money, minor_units
+from apps.core.money import minor_units
+from apps.markets.selectors import rate_to_eur
+from apps.markets.selectors import rated_currencies as markets_rated_currencies
 
 
 def eur_per_unit(currency: str) -> Decimal:
-    rates = getattr(settings, "AML_DEMO_EUR_RATES", {"EUR": "1"})
-    try:
-        return Decimal(str(rates[currency]))
-    except KeyError:
-        raise ImproperlyConfigured(f"No EUR rate for {currency} in AML_DEMO_EUR_RATES.") from None
+    return rate_to_eur(currency)
 
 
 def rated_currencies() -> list[str]:
-    return sorted(getattr(settings, "AML_DEMO_EUR_RATES", {"EUR": "1"}))
-
-
-def to_eur(money: Money) -> Decimal:
-    """The EUR value of an amount, to the cent."""
-    return (money.amount * eur_per_unit(money.currency)).quantize(Decimal("0.01"))
+    """Currencies with a EUR rate now: a rule cannot compare a currency it cannot convert."""
+    return markets_rated_currencies()
 
 
 def eur_in_minor(amount_eur: Decimal, currency: str) -> int:

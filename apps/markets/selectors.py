@@ -233,3 +233,9 @@ def convert(money: Money, currency: str, at: datetime | None = None) -> Money:
     eur = money.amount * rate_to_eur(money.currency, at)
     amount = (eur / rate_to_eur(currency, at)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
     return Money(amount, currency)
+
+
+def rated_currencies(at: datetime | None = None) -> list[str]:
+    """EUR and every currency with a rate valid at `at` (now by default)."""
+    at = at or clock.now()
+    return sorted({"EUR", *ExchangeRate.objects.filter(valid_from__lte=at).values_list("currency", flat=True).distinct()})

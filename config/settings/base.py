@@ -278,11 +278,6 @@ LOGGING = {
 LIMIT_COOLING_OFF = timedelta(hours=env.int("LIMIT_COOLING_OFF_HOURS", default=24))
 
 # --- AML monitoring (apps/aml, README "AML monitoring") ---
-# THE SEAM THE MARKETS ISSUE REPLACES: demo EUR rates (EUR per unit) until its ExchangeRate table exists;
-# read only through apps.aml.fx.
-AML_DEMO_EUR_RATES = {
-    "EUR": "1", "USD": "0.92", "GBP": "1.17", "SEK": "0.087", "NOK": "0.085", "DKK": "0.134", "CAD": "0.68", "JPY": "0.0062",
-}
 # Evaluate each posting as it commits (a Celery task); the sweep alone still finds everything, only later.
 # scripts/bench.py turns it off: it measures the ledger, and with no broker the evaluation would run inline.
 AML_REALTIME_EVALUATION = env.bool("AML_REALTIME_EVALUATION", default=True)
