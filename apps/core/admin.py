@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin
+from unfold.widgets import CHECKBOX_CLASSES, INPUT_CLASSES, SELECT_CLASSES, TEXTAREA_CLASSES
 
 from .errors import DomainError
 from .money import Money, MoneyError, parse_amount
@@ -19,8 +21,10 @@ from .money import Money, MoneyError, parse_amount
 CONFIRM_ACTION_TEMPLATE = "admin/confirm_action.html"
 
 
-class AuditedHistoryAdmin(SimpleHistoryAdmin):
-    """History is for reading. simple-history's "revert to this version" saves the old row on POST
+class AuditedHistoryAdmin(SimpleHistoryAdmin, ModelAdmin):
+    """History is for reading (in the admin shell through unfold.contrib.simple_history's templates).
+
+    simple-history's "revert to this version" saves the old row on POST
     even when the admin is read-only, which would bypass the services: it could lift a
     self-exclusion, loosen a limit or undo a KYC decision. Every change goes through a service.
     """
@@ -59,7 +63,7 @@ class ReadOnlyModelAdminMixin(NoEditPermissions):
         return actions
 
 
-class ReadOnlyAdmin(ReadOnlyModelAdminMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyModelAdminMixin, ModelAdmin):
     """View only, for models without history."""
 
 
@@ -125,6 +129,38 @@ def apply_to_each(
     return len(done)
 
 
+def shell_styled(form: forms.Form) -> forms.Form:
+    """Give a plain form's widgets the admin shell's (unfold's) classes, so a service's reason form looks like the rest.
+
+    Model admins get unfold's widgets through formfield overrides; the forms our intermediate pages build
+    by hand (a reason, an amount, a note) do not, and unstyled inputs are all but invisible in the shell.
+    """
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.HiddenInput) or widget.attrs.get("data-shell-styled"):
+            continue
+        if isinstance(widget, forms.Textarea):
+            classes = TEXTAREA_CLASSES
+        elif isinstance(widget, forms.CheckboxInput):
+            classes = CHECKBOX_CLASSES
+        elif isinstance(widget, forms.Select):
+            classes = SELECT_CLASSES
+        elif isinstance(widget, forms.widgets.Input):
+            classes = INPUT_CLASSES
+        else:
+            continue
+        widget.attrs["class"] = " ".join(filter(None, [widget.attrs.get("class", ""), *classes]))
+        widget.attrs["data-shell-styled"] = "1"
+    return form
+
+
+def shell_adminform(model_admin: admin.ModelAdmin, form: forms.Form) -> helpers.AdminForm:
+    """A hand-built form laid out as the admin's change form lays out its fields (one fieldset, shell-styled)."""
+    shell_styled(form)
+    visible = [field.name for field in form.visible_fields()]
+    return helpers.AdminForm(form, [(None, {"fields": visible})], {}, model_admin=model_admin)
+
+
 def action_hidden_fields(action: str, objects: Iterable) -> list[tuple[str, str]]:
     """What the changelist posted to reach an action, so the intermediate page can post it again."""
     return [("action", action), *[(helpers.ACTION_CHECKBOX_NAME, str(obj.pk)) for obj in objects]]
@@ -150,8 +186,6 @@ def confirm_action_page(
     The form is laid out as the admin's change form lays out its fields; its hidden fields post with it.
     """
     opts = model_admin.model._meta
-    visible = [field.name for field in form.visible_fields()]
-    adminform = helpers.AdminForm(form, [(None, {"fields": visible})], {}, model_admin=model_admin)
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": opts,
@@ -159,7 +193,7 @@ def confirm_action_page(
         "intro": intro,
         "items": list(items),
         "form": form,
-        "adminform": adminform,
+        "adminform": shell_adminform(model_admin, form),
         "hidden": list(hidden),
         "submit_label": submit_label,
         "submit_name": submit_name,

@@ -21,6 +21,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 from django.utils.timezone import localtime
+from unfold.admin import TabularInline
 
 from apps.core import clock
 from apps.core.admin import (
@@ -67,7 +68,7 @@ class WaitingFilter(admin.SimpleListFilter):
         return waiting.filter(submitted_at__lte=three_days)
 
 
-class KycDocumentInline(NoEditPermissions, admin.TabularInline):
+class KycDocumentInline(NoEditPermissions, TabularInline):
     """Read-only list of the case's documents; hidden entirely from anyone who may not see identity documents."""
 
     model = KycDocument

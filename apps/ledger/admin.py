@@ -32,6 +32,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
+from unfold.admin import TabularInline
 
 from apps.core.admin import MoneyFormField, NoEditPermissions, ReadOnlyAdmin, action_hidden_fields, apply_to_each, confirm_action_page
 from apps.core.errors import DomainError
@@ -285,6 +286,7 @@ class AccountAdmin(LedgerReadOnlyAdmin):
             owner=_player_link(account.player),
             balance=_money(account.balance, account.currency),
             rows=rows,
+            headers=["When", "Transaction", "Kind", "Reference", "Amount", "Balance after", "By", "Reason"],
             older_url=f"?before={older}" if older else None,
             newest_url="?" if before else None,
             change_url=reverse("admin:ledger_account_change", args=[account.pk]),
@@ -375,7 +377,7 @@ class EntryColumns:
         return _money(obj.balance_after, obj.account.currency)
 
 
-class EntryInline(EntryColumns, NoEditPermissions, admin.TabularInline):
+class EntryInline(EntryColumns, NoEditPermissions, TabularInline):
     model = Entry
     fields = ("account_display", "amount_display", "balance_after_display", "created_at")
     readonly_fields = fields

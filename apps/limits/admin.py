@@ -14,8 +14,9 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from unfold.admin import TabularInline
 
-from apps.core.admin import MoneyFormField, NoEditPermissions, ReadOnlyHistoryAdmin
+from apps.core.admin import MoneyFormField, NoEditPermissions, ReadOnlyHistoryAdmin, shell_adminform
 from apps.core.errors import DomainError
 from apps.core.money import format_amount
 from apps.core.panels import player_panel
@@ -153,8 +154,9 @@ class PlayerProtectionAdmin(ReadOnlyHistoryAdmin):
             **self.admin_site.each_context(request),
             "title": f"Make a limit stricter for {player}",
             "form": form,
+            "adminform": shell_adminform(self, form),
             "player": player,
-            "limit_rows": _limit_rows(player.pk),
+            "limit_table": {"headers": ["Kind", "Period", "In force", "Pending"], "rows": _limit_rows(player.pk)},
             "opts": Limit._meta,
         }
         return TemplateResponse(request, "admin/limits/tighten_limit.html", context)
@@ -226,7 +228,7 @@ class ExclusionAdmin(ReadOnlyHistoryAdmin):
     )
 
 
-class LimitInline(NoEditPermissions, admin.TabularInline):
+class LimitInline(NoEditPermissions, TabularInline):
     """For the players app's Player admin (Limit has a player FK): read-only limits on the 360° view."""
 
     model = Limit
@@ -235,7 +237,7 @@ class LimitInline(NoEditPermissions, admin.TabularInline):
     fields = readonly_fields = ("kind", "period", "amount_minor", "currency", "pending_amount_minor", "pending_removal", "pending_from")
 
 
-class ExclusionInline(NoEditPermissions, admin.TabularInline):
+class ExclusionInline(NoEditPermissions, TabularInline):
     """For the players app's Player admin: the exclusion record, read-only."""
 
     model = Exclusion

@@ -12,18 +12,27 @@ import uuid
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import authenticate
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
-from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django_fsm import can_proceed
+from unfold.admin import ModelAdmin
+from unfold.forms import AdminPasswordChangeForm
+from unfold.forms import AuthenticationForm as ShellAuthenticationForm
+from unfold.forms import UserChangeForm as ShellUserChangeForm
 
-from apps.core.admin import AuditedHistoryAdmin, ReadOnlyHistoryAdmin, action_hidden_fields, apply_to_each, confirm_action_page
+from apps.core.admin import (
+    AuditedHistoryAdmin,
+    ReadOnlyHistoryAdmin,
+    action_hidden_fields,
+    apply_to_each,
+    confirm_action_page,
+    shell_styled,
+)
 from apps.core.markets_hook import market_codes
 from apps.core.panels import player_panel, render_player_overview
 
@@ -33,7 +42,7 @@ from .models import ExcludedIdentity, Player, User
 # --- Logins ---
 
 
-class StaffAuthenticationForm(AdminAuthenticationForm):
+class StaffAuthenticationForm(ShellAuthenticationForm):
     """The admin login, authenticating by `email` so django-axes counts failures per email, as for the API.
 
     Django's own form passes `username=`, which axes (AXES_USERNAME_FORM_FIELD = "email") cannot
@@ -66,12 +75,16 @@ class UserCreationForm(AdminUserCreationForm):
         model = User
         fields = ("email",)
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        shell_styled(self)
+
     def clean_email(self) -> str:
         # Logins compare lower-cased emails (the API lower-cases what it is sent).
         return User.objects.normalize_email(self.cleaned_data["email"]).strip().lower()
 
 
-class UserChangeForm(DjangoUserChangeForm):
+class UserChangeForm(ShellUserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
@@ -82,11 +95,12 @@ class UserChangeForm(DjangoUserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(DjangoUserAdmin, ModelAdmin):
     """Email is the login; there is no username. Staff roles are the operator/compliance/support groups."""
 
     form = UserChangeForm
     add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
     ordering = ("email",)
     list_display = ("email", "first_name", "last_name", "is_staff", "is_superuser", "is_active", "last_login")
     list_filter = ("is_staff", "is_superuser", "is_active", "groups")

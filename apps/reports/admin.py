@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from apps.core.admin import ReadOnlyHistoryAdmin
+from apps.core.admin import ReadOnlyHistoryAdmin, shell_adminform
 from apps.core.errors import ValidationFailed
 
 from . import types  # noqa: F401  (fills the registry before the choices below are read)
@@ -82,5 +82,6 @@ class ReportRunAdmin(ReadOnlyHistoryAdmin):
             else:
                 self.message_user(request, f"Run {run.pk} ({run}) queued.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:reports_reportrun_changelist"))
-        context = {**self.admin_site.each_context(request), "title": "Ask for a report run", "form": form, "opts": self.model._meta}
+        context = {**self.admin_site.each_context(request), "title": "Ask for a report run", "form": form, "opts": self.model._meta,
+                   "adminform": shell_adminform(self, form)}
         return TemplateResponse(request, "admin/reports/reportrun/request.html", context)

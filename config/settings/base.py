@@ -13,6 +13,14 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me-0
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
+# The admin shell (django-unfold) overrides the admin's templates, so its apps come before django.contrib.admin
+# (and its simple-history templates before simple_history's).
+ADMIN_SHELL_APPS = [
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.simple_history",
+]
 DJANGO_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -46,7 +54,7 @@ LOCAL_APPS = [
     "apps.reports",
     "apps.backoffice",
 ]
-INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+INSTALLED_APPS = ADMIN_SHELL_APPS + DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -297,4 +305,13 @@ REPORTS_MARKETS = {
         "store_id": env("DGOJ_STORE_ID", default="ALM01"),
         "tax_rate": env("DGOJ_GAMING_TAX_RATE", default="0.20"),
     },
+}
+
+# --- The admin shell (django-unfold; README "Back-office") ---
+UNFOLD = {
+    "SITE_TITLE": "Casino back-office",
+    "SITE_HEADER": "Casino back-office",
+    "SITE_SUBHEADER": "Players, money and compliance",
+    "SITE_SYMBOL": "casino",
+    "SHOW_VIEW_ON_SITE": False,
 }
