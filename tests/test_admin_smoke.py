@@ -50,7 +50,9 @@ class _FakeRequest:
 @pytest.mark.parametrize("email", ["operator@casino.test", "compliance@casino.test", "support@casino.test"])
 def test_every_admin_page_renders_or_refuses_cleanly_for_each_role(client, demo, email):
     client.force_login(User.objects.get(email=email))
-    assert client.get(reverse("admin:index")).status_code == 200
+    home = client.get(reverse("admin:index"))
+    assert home.status_code == 200
+    assert 'id="dashboard"' in home.content.decode(), "the admin home is the dashboard"
     seen = 0
     for url in _admin_urls():
         response = client.get(url)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, Min, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from apps.core.money import Money
 
-from .models import Account, AccountKind, Entry, LedgerTransaction
+from .models import Account, AccountKind, Entry, LedgerTransaction, TransactionKind
 
 
 @dataclass(frozen=True)
@@ -101,3 +102,47 @@ def system_balance(*, kind: str, currency: str) -> Money:
 def transaction_exists(*, idempotency_key: str) -> bool:
     """Whether a posting with this key was ever made: a caller's replay must answer as the first call did."""
     return LedgerTransaction.objects.filter(idempotency_key=idempotency_key).exists()
+
+
+def entry_totals(
+    *, start: datetime, end: datetime, account_kinds: list[str], kinds: list[str] | None = None
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(transaction kind, currency) -> (signed minor-unit sum, number of entries) of the accounts' entries in [start, end).
+
+    Currencies are never added together. The back-office dashboard reads its money figures from here,
+    so they are the ledger's own numbers, not a copy kept on the payment rows.
+    """
+    entries = Entry.objects.filter(created_at__gte=start, created_at__lt=end, account__kind__in=account_kinds)
+    if kinds is not None:
+        entries = entries.filter(kind__in=kinds)
+    rows = entries.values("kind", "account__currency").annotate(total=Sum("amount"), n=Count("id")).order_by()
+    return {(r["kind"], r["account__currency"]): (int(r["total"]), r["n"]) for r in rows}
+
+
+def entry_totals_by_day(
+    *, start: datetime, end: datetime, account_kind: str, kinds: list[str], tzinfo=None
+) -> dict[tuple, int]:
+    """(day, transaction kind, currency) -> signed minor-unit sum, for a chart of the days in [start, end)."""
+    rows = (
+        Entry.objects.filter(created_at__gte=start, created_at__lt=end, account__kind=account_kind, kind__in=kinds)
+        .annotate(day=TruncDate("created_at", tzinfo=tzinfo))
+        .values("day", "kind", "account__currency")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    return {(r["day"], r["kind"], r["account__currency"]): int(r["total"]) for r in rows}
+
+
+def first_deposits_between(*, start: datetime, end: datetime) -> dict[str, int]:
+    """Currency -> players whose first deposit (FTD) was credited in [start, end)."""
+    firsts = (
+        Entry.objects.filter(kind=TransactionKind.DEPOSIT, account__kind=AccountKind.PLAYER_CASH, created_at__lt=end)
+        .values("account__player_id", "account__currency")
+        .annotate(first=Min("created_at"))
+        .filter(first__gte=start)
+        .order_by()
+    )
+    counts: dict[str, int] = {}
+    for row in firsts:
+        counts[row["account__currency"]] = counts.get(row["account__currency"], 0) + 1
+    return counts

@@ -314,4 +314,14 @@ UNFOLD = {
     "SITE_SUBHEADER": "Players, money and compliance",
     "SITE_SYMBOL": "casino",
     "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "apps.backoffice.dashboard.dashboard_callback",
+    # Grouped by task, each item only for a role that may open it, queue sizes as badges (apps/backoffice/navigation.py).
+    "SIDEBAR": {
+        "show_search": False,
+        "command_search": True,
+        "show_all_applications": False,
+        "navigation": "apps.backoffice.navigation.sidebar",
+    },
+    # The command palette (Ctrl/Cmd+K) also finds rows, in the admins the viewer may open, by their search fields.
+    "COMMAND": {"search_models": True, "show_history": True},
 }
