@@ -7,7 +7,7 @@ from apps.core.views import healthz
 
 admin.site.site_header = "Casino back-office"
 admin.site.site_title = "Casino back-office"
-admin.site.index_title = "Players, money and compliance"
+admin.site.index_title = "Dashboard"
 
 api_v1 = [
     path("", include("apps.players.urls")),
@@ -30,3 +30,5 @@ urlpatterns = [
 
 handler400 = "apps.core.api.api_bad_request"
 handler500 = "apps.core.api.api_server_error"
+# Staff refused inside the admin see why, in the admin layout (others get Django's own 403 page).
+handler403 = "apps.backoffice.views.permission_denied"

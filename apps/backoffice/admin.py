@@ -21,7 +21,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.widgets import UnfoldAdminSelectWidget
 
-from apps.core.admin import shell_styled
+from apps.core.admin import log_service_action, shell_styled
 
 for model in (
     Group,
@@ -101,9 +101,12 @@ class PeriodicTaskForm(beat_admin.PeriodicTaskForm):
         shell_styled(self)
 
     def clean(self):
-        data = super().clean()
+        # Not django-celery-beat's clean: it reads the free-text field this form no longer has.
+        data = forms.ModelForm.clean(self)
         if data.get("regtask"):
-            self.instance.task = data["regtask"]
+            self.instance.task = data["task"] = data["regtask"]
+        if data.get("expire_seconds") is not None and data.get("expires"):
+            raise forms.ValidationError("Only one can be set, in expires and expire_seconds")
         return data
 
 
@@ -137,7 +140,12 @@ class PeriodicTaskAdmin(beat_admin.PeriodicTaskAdmin, ModelAdmin):
 
     @admin.action(description="Run selected tasks now", permissions=["change"])
     def run_tasks(self, request, queryset):
-        return super().run_tasks(request, queryset)
+        """Enqueue each task through Celery (as beat would), and note who ran what in the admin's log."""
+        tasks = list(queryset)
+        result = super().run_tasks(request, queryset)
+        for task in tasks:
+            log_service_action(self, request, task, "Ran now")
+        return result
 
 
 class _ScheduleAdmin(ModelAdmin):

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
@@ -98,6 +99,14 @@ class MoneyFormField(forms.CharField):
 Row = TypeVar("Row")
 
 
+def log_service_action(modeladmin: admin.ModelAdmin, request, obj, message: str) -> None:
+    """Record what an officer did through a service in the admin's log, so "Recent actions" and the object's
+    history page show it. The service's own audit (simple-history, the ledger's actor and reason) stays the
+    record of the change; this entry is the admin's index of who acted where."""
+    if isinstance(obj, Model) and obj.pk is not None:
+        modeladmin.log_change(request, obj, message)
+
+
 def apply_to_each(
     modeladmin: admin.ModelAdmin,
     request,
@@ -122,6 +131,7 @@ def apply_to_each(
             refused.append(f"{label(row)} ({refusal(exc)})")
         else:
             done.append(done_label(row, result) if done_label else label(row))
+            log_service_action(modeladmin, request, row, verb.capitalize())
     if done:
         modeladmin.message_user(request, f"{verb.capitalize()}: {', '.join(done)}.", messages.SUCCESS)
     if refused:

@@ -19,8 +19,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,13 @@ def player_panels() -> list[PlayerPanel]:
     return sorted(_panels.values(), key=lambda panel: (panel.order, panel.title))
 
 
+def readable(value):
+    """A datetime as staff read it (settings' DATETIME_FORMAT, local time), never its raw ISO form with microseconds."""
+    if isinstance(value, datetime):
+        return date_format(localtime(value), "DATETIME_FORMAT")
+    return value
+
+
 def render_player_overview(player) -> str:
     """One small table per panel. A failing panel shows "unavailable" instead of breaking the page."""
     sections = []
@@ -60,6 +70,6 @@ def render_player_overview(player) -> str:
         except Exception:  # one app's broken panel must not hide the others from the operator
             logger.exception("player panel %r failed for player %s", panel.title, player.pk)
             rows = [("", "unavailable")]
-        body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((label, value) for label, value in rows))
+        body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((label, readable(value)) for label, value in rows))
         sections.append(format_html('<div class="player-panel"><h3>{}</h3><table>{}</table></div>', panel.title, body))
     return format_html_join("", "{}", ((section,) for section in sections))

@@ -34,7 +34,15 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from unfold.admin import TabularInline
 
-from apps.core.admin import MoneyFormField, NoEditPermissions, ReadOnlyAdmin, action_hidden_fields, apply_to_each, confirm_action_page
+from apps.core.admin import (
+    MoneyFormField,
+    NoEditPermissions,
+    ReadOnlyAdmin,
+    action_hidden_fields,
+    apply_to_each,
+    confirm_action_page,
+    log_service_action,
+)
 from apps.core.errors import DomainError
 from apps.core.money import Money
 from apps.core.panels import player_panel
@@ -319,6 +327,7 @@ class AccountAdmin(LedgerReadOnlyAdmin):
                     self.message_user(request, f"This adjustment was already posted as transaction {txn.pk}; nothing new was posted.")
                 else:
                     amount = _money(form.cleaned_data["amount"], account.currency)
+                    log_service_action(self, request, account, f"Adjusted cash by {amount} (transaction {txn.pk})")
                     self.message_user(request, f"Posted adjustment {txn.pk}: {amount} to {account.player.user.email}.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:ledger_account_statement", args=[account.pk]))
         return self._adjust_page(request, "Adjust a player's cash", [account], form, hidden=[], submit_name="adjust", cancel_url=change_url)

@@ -54,7 +54,17 @@ def lockout_response(request, original_response=None, credentials=None, *args, *
             status=429,
         )
     else:
+        # The admin login: the shell's sign-in layout, saying why and for how long, with the way back.
+        from django.conf import settings
+        from django.contrib import admin
+        from django.template.loader import render_to_string
+
         minutes = max(1, math.ceil(retry_after / 60))
-        response = HttpResponse(f"{message} (about {minutes} minutes)", status=429, content_type="text/plain; charset=utf-8")
+        context = {
+            **admin.site.each_context(request),
+            "title": "Sign-in locked", "minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT,
+            "cool_off_minutes": math.ceil(_cool_off(request).total_seconds() / 60), "login_url": request.path,
+        }
+        response = HttpResponse(render_to_string("admin/lockout.html", context, request=request), status=429)
     response["Retry-After"] = str(retry_after)
     return response

@@ -265,7 +265,9 @@ def test_admin_login_is_locked_out_too(staff_user):
     locked = client.post(url, {"username": staff.email, "password": "Staff-passphrase-42"})
     assert locked.status_code == 429
     assert int(locked["Retry-After"]) > 0
-    assert locked["Content-Type"].startswith("text/plain")
+    body = locked.content.decode()
+    assert locked["Content-Type"].startswith("text/html")
+    assert 'id="lockout"' in body and "Too many failed logins" in body and f'href="{url}"' in body
     assert "_auth_user_id" not in client.session
 
 
