@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.backoffice import two_factor
 from apps.core.api import api_not_found
 from apps.core.views import healthz
 
@@ -20,6 +21,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("admin/2fa/setup/", two_factor.setup, name="backoffice_2fa_setup"),
+    path("admin/2fa/verify/", two_factor.verify, name="backoffice_2fa_verify"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -16,6 +16,8 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.models import Group
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, IntervalSchedule, PeriodicTask, SolarSchedule
+from django_otp.plugins.otp_totp import admin as totp_admin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_simplejwt.token_blacklist import admin as blacklist_admin
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from unfold.admin import ModelAdmin, TabularInline
@@ -35,6 +37,7 @@ for model in (
     CrontabSchedule,
     IntervalSchedule,
     SolarSchedule,
+    TOTPDevice,
 ):
     if admin.site.is_registered(model):
         admin.site.unregister(model)
@@ -170,3 +173,8 @@ class SolarScheduleAdmin(beat_admin.SolarScheduleAdmin, _ScheduleAdmin):
 @admin.register(IntervalSchedule)
 class IntervalScheduleAdmin(beat_admin.IntervalScheduleAdmin, _ScheduleAdmin):
     pass
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(totp_admin.TOTPDeviceAdmin, ModelAdmin):
+    """Staff's authenticator devices (a superuser removes a lost one); staff add their own at /admin/2fa/setup/."""

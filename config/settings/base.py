@@ -40,6 +40,9 @@ THIRD_PARTY_APPS = [
     "django_celery_beat",
     "channels",
     "axes",
+    # Staff two-factor authentication (TOTP); required per role by STAFF_2FA_REQUIRED_ROLES.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 LOCAL_APPS = [
     "apps.core",
@@ -63,6 +66,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed a second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
+    "apps.backoffice.middleware.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -309,6 +315,11 @@ REPORTS_MARKETS = {
     },
 }
 
+# Staff roles that must pass a TOTP second factor before the admin opens (README "Back-office"). Optional in
+# the demo and tests (empty); production.py requires it of operators and compliance officers.
+STAFF_2FA_REQUIRED_ROLES = env.list("STAFF_2FA_REQUIRED_ROLES", default=[])
+OTP_TOTP_ISSUER = "Casino back-office"
+
 # --- The admin shell (django-unfold; README "Back-office") ---
 UNFOLD = {
     "SITE_TITLE": "Casino back-office",
@@ -326,4 +337,5 @@ UNFOLD = {
     },
     # The command palette (Ctrl/Cmd+K) also finds rows, in the admins the viewer may open, by their search fields.
     "COMMAND": {"search_models": True, "show_history": True},
+    "ACCOUNT": {"navigation": [{"title": "Two-factor authentication", "link": "/admin/2fa/setup/"}]},
 }

@@ -31,6 +31,11 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 # The load balancer's health probe speaks plain HTTP inside the network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 PSP_WEBHOOK_SECRET = _required("PSP_WEBHOOK_SECRET")
+# Operators move money and compliance officers see identity documents and AML cases: a stolen password alone
+# must not open the back-office (UKGC RTS / LCCP security requirements; ISO 27001 A.9.4.2 secure log-on).
+STAFF_2FA_REQUIRED_ROLES = env.list("STAFF_2FA_REQUIRED_ROLES", default=["operator", "compliance"])
+if not {"operator", "compliance"} <= set(STAFF_2FA_REQUIRED_ROLES):
+    raise ImproperlyConfigured("Production requires two-factor authentication of operator and compliance staff.")
 
 # The embedded defaults (SQLite, eager tasks, per-process cache) are for a laptop; production must name
 # its PostgreSQL, Redis and broker, or refuse to start rather than run on them silently.

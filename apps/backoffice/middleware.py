@@ -1,0 +1,37 @@
+"""Two-factor authentication for staff roles that require it (STAFF_2FA_REQUIRED_ROLES; production: operator, compliance)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.shortcuts import redirect
+from django.urls import reverse
+
+# The pages a signed-in member of staff needs before the second factor: set it up, enter it, or leave.
+_OPEN = ("backoffice_2fa_setup", "backoffice_2fa_verify", "admin:logout", "admin:login", "admin:jsi18n")
+
+
+def two_factor_required(user) -> bool:
+    roles = set(settings.STAFF_2FA_REQUIRED_ROLES)
+    return bool(roles) and user.is_authenticated and user.is_staff and user.groups.filter(name__in=roles).exists()
+
+
+class StaffTwoFactorMiddleware:
+    """Sends staff of a role that requires 2FA to set up or enter their TOTP code before any other admin page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and request.path.startswith(reverse("admin:index"))
+            and request.path not in {reverse(name) for name in _OPEN}
+            and not user.is_verified()
+            and two_factor_required(user)
+        ):
+            from django_otp import user_has_device
+
+            target = "backoffice_2fa_verify" if user_has_device(user) else "backoffice_2fa_setup"
+            return redirect(f"{reverse(target)}?next={request.path}")
+        return self.get_response(request)
