@@ -15,7 +15,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 
 from apps.core import clock
-from apps.core.admin import AuditedHistoryAdmin, ReadOnlyHistoryAdmin, WorkQueueFilter, action_hidden_fields, confirm_action_page
+from apps.core.admin import (
+    AuditedHistoryAdmin,
+    ReadOnlyHistoryAdmin,
+    WorkQueueFilter,
+    action_hidden_fields,
+    confirm_action_page,
+    log_service_action,
+)
 from apps.core.errors import DomainError
 from apps.core.panels import player_panel
 from apps.ledger import selectors as ledger_selectors
@@ -98,6 +105,7 @@ class AmlAlertAdmin(ReadOnlyHistoryAdmin):
                 self.message_user(request, f"Alert #{alert.pk} was not {verb}: {exc.message}", messages.ERROR)
             else:
                 done += 1
+                log_service_action(self, request, alert, verb.capitalize())
         if done:
             self.message_user(request, f"{done} alert(s) {verb}.", messages.SUCCESS)
 

@@ -72,7 +72,11 @@ def _rtp_chart(rows: list[selectors.GameRtp]) -> str:
         "datasets": [
             {"label": "Actual RTP %", "data": [str(row.actual) if row.actual is not None else None for row in rows],
              "backgroundColor": "#9333ea"},
-            {"label": "Target RTP %", "data": [str(row.target) for row in rows], "backgroundColor": "#d8b4fe"},
+            {
+                "label": "Target RTP %",
+                "data": [str(row.target) if row.target is not None else None for row in rows],
+                "backgroundColor": "#d8b4fe",
+            },
         ],
     }
     return json.dumps(data)

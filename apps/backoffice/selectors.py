@@ -160,7 +160,7 @@ class GameRtp:
     currency: str
     stakes: Money
     payouts: Money
-    target: Decimal
+    target: Decimal | None  # None: stakes under a game name the catalog does not hold
     rounds: int
 
     @property
@@ -172,12 +172,12 @@ class GameRtp:
 
 
 def rtp_by_game(*, start: datetime, end: datetime) -> list[GameRtp]:
-    """Each catalog game's actual RTP over the window (from the ledger's stakes and wins, rollbacks
-    taken off the stakes) next to the RTP it is configured to pay, per currency."""
+    """Each game's actual RTP over the window (from the ledger's stakes and wins, rollbacks taken off the
+    stakes) next to the RTP its catalog entry is configured to pay, per currency."""
     catalog = {game.slug: game for game in games_selectors.games_catalog()}
     sums: dict[tuple[str, str], dict[str, int]] = {}
     for row in reports_selectors.game_totals(start=start, end=end):
-        if row["game"] not in catalog:
+        if not row["game"]:
             continue
         bucket = sums.setdefault((row["game"], row["account__currency"]), {"bet": 0, "win": 0, "rollback": 0, "rounds": 0})
         bucket[row["kind"]] = bucket.get(row["kind"], 0) + int(row["total"])
@@ -186,10 +186,11 @@ def rtp_by_game(*, start: datetime, end: datetime) -> list[GameRtp]:
     result = []
     for (slug, currency), bucket in sorted(sums.items()):
         stakes = -bucket["bet"] - bucket["rollback"]  # a stake debits cash; a rollback gives it back
+        game = catalog.get(slug)
         result.append(
             GameRtp(
-                slug=slug, name=catalog[slug].name, currency=currency, stakes=Money.from_minor(stakes, currency),
-                payouts=Money.from_minor(bucket["win"], currency), target=catalog[slug].rtp, rounds=bucket["rounds"],
+                slug=slug, name=game.name if game else slug, currency=currency, stakes=Money.from_minor(stakes, currency),
+                payouts=Money.from_minor(bucket["win"], currency), target=game.rtp if game else None, rounds=bucket["rounds"],
             )
         )
     return result

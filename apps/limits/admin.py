@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import TabularInline
 
-from apps.core.admin import MoneyFormField, NoEditPermissions, ReadOnlyHistoryAdmin, shell_adminform
+from apps.core.admin import MoneyFormField, NoEditPermissions, ReadOnlyHistoryAdmin, log_service_action, shell_adminform
 from apps.core.errors import DomainError
 from apps.core.money import format_amount
 from apps.core.panels import player_panel
@@ -134,7 +134,7 @@ class PlayerProtectionAdmin(ReadOnlyHistoryAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                limit_tighten_by_operator(
+                limit = limit_tighten_by_operator(
                     player=player,
                     kind=data["kind"],
                     period=data["period"],
@@ -148,6 +148,7 @@ class PlayerProtectionAdmin(ReadOnlyHistoryAdmin):
                     for problem in problems if isinstance(problems, list) else [problems]:
                         form.add_error(field if field in form.fields else None, str(problem))
             else:
+                log_service_action(self, request, limit, f"Made stricter: {limit}")
                 self.message_user(request, "The stricter limit applies at once.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:limits_limit_changelist") + f"?player__id__exact={player.pk}")
         context = {

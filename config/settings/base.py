@@ -125,6 +125,10 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Sessions are for staff only (players use JWTs): after the admin login, the dashboard. unfold's login form posts no
+# `next` when the sign-in page was opened directly, and Django's default is /accounts/profile/, which is a 404 here.
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "admin:index"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -326,6 +330,7 @@ UNFOLD = {
     "SITE_HEADER": "Casino back-office",
     "SITE_SUBHEADER": "Players, money and compliance",
     "SITE_SYMBOL": "casino",
+    "SITE_URL": "/admin/",  # staff have no other site here; the shell's "Return to site" comes back to the dashboard
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "apps.backoffice.dashboard.dashboard_callback",
     # Grouped by task, each item only for a role that may open it, queue sizes as badges (apps/backoffice/navigation.py).
@@ -335,7 +340,11 @@ UNFOLD = {
         "show_all_applications": False,
         "navigation": "apps.backoffice.navigation.sidebar",
     },
-    # The command palette (Ctrl/Cmd+K) also finds rows, in the admins the viewer may open, by their search fields.
-    "COMMAND": {"search_models": True, "show_history": True},
+    # The command palette (Ctrl/Cmd+K) also finds rows by their admins' search fields, in the admins the viewer may
+    # open; only these, since a search over ledger entries or rounds would scan the largest tables on every key.
+    "COMMAND": {
+        "search_models": ["players.player", "payments.withdrawal", "payments.deposit", "kyc.kyccase", "aml.amlalert", "games.game"],
+        "show_history": True,
+    },
     "ACCOUNT": {"navigation": [{"title": "Two-factor authentication", "link": "/admin/2fa/setup/"}]},
 }

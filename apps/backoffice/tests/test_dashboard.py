@@ -94,6 +94,15 @@ def test_rtp_per_game_is_payouts_over_stakes_next_to_the_target(dice):
     assert row.actual == Decimal("45.00") and row.target == Decimal("99.00")
 
 
+def test_stakes_on_a_game_outside_the_catalog_show_without_a_target(dice):
+    player = PlayerFactory()
+    DepositFactory(player=player, amount="50.00")
+    ledger_services.bet_post(player=player, amount=eur("4.00"), idempotency_key="x:bet", reference="round:x", metadata={"game": "old-slot"})
+    _, month = selectors.windows()
+    [row] = selectors.rtp_by_game(start=month.start, end=month.end)
+    assert (row.slug, row.target, row.actual, row.stakes) == ("old-slot", None, Decimal("0.00"), eur("4.00"))
+
+
 def test_queue_figures_count_what_waits_oldest_first(staff_user):
     operator = staff_user("operator")
     first, second = PlayerFactory(), PlayerFactory()

@@ -39,6 +39,12 @@ def test_a_refusal_outside_the_admin_stays_djangos_own(client, staff_user):
     assert response.status_code == 403 and b"refusal-reason" not in response.content
 
 
+def test_signing_in_on_the_login_page_itself_lands_on_the_dashboard(client, staff_user):
+    staff = staff_user("support")
+    response = client.post(reverse("admin:login"), {"username": staff.email, "password": "Staff-passphrase-42"})
+    assert response.status_code == 302 and response["Location"] == reverse("admin:index")
+
+
 def test_times_in_the_admin_are_readable(client, staff_user):
     player = PlayerFactory()
     client.force_login(staff_user("operator"))
