@@ -174,3 +174,41 @@ def test_the_dashboard_shows_each_role_only_its_blocks(client, staff_user, role,
         assert marker not in body, (role, marker)
     if "deposits" in "".join(shown):
         assert "12.34" in body
+
+
+def test_open_aml_alerts_by_level_follow_the_monitoring_and_the_officers_decisions(staff_user):
+    """Alerts raised by the real sweep over real postings; a dismissed alert leaves the count, an investigated one stays."""
+    from datetime import UTC, datetime
+    from importlib import import_module
+
+    from apps.aml import services as aml_services
+    from apps.aml.models import AmlAlert, AmlRule
+
+    # The rules as migration 0002 ships them (a transactional test elsewhere may have emptied the table).
+    for rule in import_module("apps.aml.migrations.0002_default_rules_and_schedules").RULES:
+        AmlRule.objects.get_or_create(kind=rule["kind"], defaults=rule)
+    t0 = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    medium, critical = PlayerFactory(), PlayerFactory()
+
+    def deposit(player, amount: str, minute: int) -> None:
+        with time_machine.travel(t0 + timedelta(minutes=minute), tick=False):
+            ledger_services.deposit_post(player=player, amount=eur(amount), idempotency_key=f"aml:{player.pk}:{minute}",
+                                         reference="test:deposit")
+
+    for minute in range(5):
+        deposit(medium, "10.00", minute)  # velocity: medium
+    for minute in range(1, 5):
+        deposit(critical, "10.00", minute)
+    deposit(critical, "6000.00", 6)  # velocity and a large deposit: critical
+    with time_machine.travel(t0 + timedelta(hours=1), tick=False):
+        aml_services.monitoring_sweep()
+    before = selectors.open_aml_alerts_by_level()
+    assert before["critical"] == 1 and before["medium"] == 1 and sum(before.values()) == 2
+
+    officer = staff_user("compliance")
+    alert = AmlAlert.objects.get(player=medium)
+    aml_services.alert_transition(alert_id=alert.pk, actor=officer, action="investigate", note="statements requested")
+    assert selectors.open_aml_alerts_by_level() == before  # investigating is still open work
+    aml_services.alert_transition(alert_id=alert.pk, actor=officer, action="dismiss", note="salary, documented")
+    after = selectors.open_aml_alerts_by_level()
+    assert after["medium"] == 0 and after["critical"] == 1
