@@ -143,9 +143,10 @@ def report_type(code: str) -> ReportType:
 
 DEFAULT_MARKETS = {
     # Spain: DGOJ. Periods in Madrid time; the gaming tax (Ley 13/2011, art. 48) is 20 % of GGR.
-    "ES": {"time_zone": "Europe/Madrid", "tax_rate": "0.20", "operator_id": "OP01", "store_id": "ALM01"},
+    # fiscal_region: the RUD's RegionFiscal (01-22), the licence's; we hold no per-player value for it.
+    "ES": {"time_zone": "Europe/Madrid", "tax_rate": "0.20", "operator_id": "OP01", "store_id": "ALM01", "fiscal_region": "01"},
     # Great Britain: UKGC returns by quarter in UK time; Remote Gaming Duty is set per Finance Act.
-    "GB": {"time_zone": "Europe/London", "tax_rate": "0.21", "operator_id": "", "store_id": ""},
+    "GB": {"time_zone": "Europe/London", "tax_rate": "0.21", "operator_id": "", "store_id": "", "fiscal_region": ""},
 }
 
 

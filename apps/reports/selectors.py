@@ -266,5 +266,9 @@ def transaction_count(*, start: datetime, end: datetime) -> int:
     return LedgerTransaction.objects.filter(created_at__gte=start, created_at__lt=end).count()
 
 
+def player_device_ids(*, player_ids: Iterable[int]) -> dict[int, str]:
+    return dict(Player.objects.filter(pk__in=list(player_ids)).values_list("pk", "device_id"))
+
+
 def players_for_registry_ids(*, player_ids: Iterable[int]) -> list[tuple[int, str]]:
     return list(Player.objects.filter(pk__in=list(player_ids)).values_list("pk", "public_id"))

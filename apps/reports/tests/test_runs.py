@@ -38,8 +38,23 @@ def test_second_run_is_a_new_version_and_a_valid_rectification_of_the_first(worl
     assert rect.findtext("d:RegistroId", namespaces=NS) == first.record_id != second.record_id
     assert rect.findtext("d:RegistroFecha", namespaces=NS) == first.started_at.astimezone(
         __import__("zoneinfo").ZoneInfo("Europe/Madrid")
-    ).strftime("%Y%m%d%H%M%S%z")
-    validate_file(Path(second.file.path))  # the rectification is itself valid
+    ).strftime("%Y%m%d%H%M%S")  # the schema's date-aaaammddhhmmss: Madrid time, no offset
+    validate_file(Path(second.file.path))  # the rectification is itself valid, against the regulator's schema
+
+
+def test_every_dgoj_type_is_valid_against_the_regulators_own_schema(world):
+    """The vendored excerpt of the DGOJ's published v3.3 XSD (xsd/regulator/), not a schema of our own making."""
+    from apps.reports.dgoj import XSD_PATH
+
+    assert XSD_PATH.parent.name == "regulator"
+    schema = etree.XMLSchema(etree.parse(str(XSD_PATH)))
+    for code, period in (("dgoj_rud_daily", DAY1.isoformat()), ("dgoj_cjd_daily", DAY1.isoformat()),
+                         ("dgoj_rud_monthly", "2026-11"), ("dgoj_cjd_monthly", "2026-11")):
+        run = run_report(code, period)
+        assert run.status == RunStatus.DONE, (code, run.error)
+        document = etree.parse(run.file.path)
+        assert schema.validate(document), (code, [str(e) for e in schema.error_log][:5])
+        assert document.getroot().findall(".//d:Jugador", NS), code
 
 
 def test_the_schema_check_fails_a_broken_document(world, tmp_path):
