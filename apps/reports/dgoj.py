@@ -33,7 +33,7 @@ from apps.limits.models import LimitKind, LimitPeriod
 from apps.players.models import PlayerStatus, StatusReason
 
 from . import selectors
-from .registry import XSD_DIR, Period, ReportInvalid, ReportType, market_setting, register
+from .registry import XSD_DIR, Period, ReportInvalid, ReportType, register
 
 NS = "http://cnjuego.gob.es/sci/v3.3.xsd"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -120,23 +120,22 @@ def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
 
 class DgojReport(ReportType):
     fmt = "xml"
-    market = "ES"
     subtype: str  # RUD | CJD
     register_type: str  # RU | CJ
     xsi_type: str  # RegistroRUD | RegistroCJD
 
     @property
     def operator_id(self) -> str:
-        return market_setting(self.market, "operator_id")
+        return self.market.report_operator_id
 
     @property
     def store_id(self) -> str:
-        return market_setting(self.market, "store_id")
+        return self.market.report_store_id
 
     @property
     def fiscal_region(self) -> str:
         """RUD's required RegionFiscal (01-22): the licence's, configured per market; we hold no per-player value."""
-        return market_setting(self.market, "fiscal_region")
+        return self.market.report_fiscal_region
 
     def batch_id(self, *, period: Period, run) -> str:
         """Unique per store: the type, the period and our run id."""

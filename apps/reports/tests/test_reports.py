@@ -107,8 +107,15 @@ def test_ggr_daily_per_game_with_the_spanish_tax(world):
     ]
 
 
-def test_ggr_tax_rate_comes_from_settings(world, settings):
-    settings.REPORTS_MARKETS = {"ES": {"tax_rate": "0.25"}}
+def test_ggr_tax_rate_comes_from_the_market_that_files_it(world):
+    from apps.markets.models import Market
+    from apps.markets.selectors import clear_policy_cache
+
+    (market,) = [m for m in Market.objects.all() if "ggr_daily" in m.reports]
+    market.gaming_tax_rate = Decimal("0.25")
+    market.save()  # as the admin does: with history, and the policy cache is cleared on save
+    assert market.history.first().gaming_tax_rate == Decimal("0.25")
+    clear_policy_cache()
     rows = _csv(run_report("ggr_daily", DAY1.isoformat()))
     assert [(r["tax_rate"], r["tax"]) for r in rows] == [("0.25", "21.25"), ("0.25", "0.00")]
 

@@ -70,10 +70,14 @@ def test_the_schema_check_fails_a_broken_document(world, tmp_path):
 
 
 def test_a_file_failing_its_schema_makes_the_run_failed_with_the_errors_and_no_file(world, settings, private_media):
-    settings.REPORTS_MARKETS = {"ES": {"operator_id": "TOO-LONG"}}  # OperadorId is at most 4 characters
+    from apps.markets.models import Market
+    from apps.markets.selectors import clear_policy_cache
+
+    Market.objects.filter(code="dgoj").update(report_fiscal_region="")  # RegionFiscal must be one of 01-22
+    clear_policy_cache()
     run = run_report("dgoj_rud_daily", DAY1.isoformat())
     assert run.status == RunStatus.FAILED
-    assert "OperadorId" in run.error and "fails its schema" in run.error
+    assert "RegionFiscal" in run.error and "fails its schema" in run.error
     assert not run.file and _stored_files(private_media / "reports") == []
 
 
