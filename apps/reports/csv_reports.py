@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import BinaryIO
 
 from apps.core.money import format_amount
-from apps.ledger.models import TransactionKind
+from apps.ledger.selectors import TransactionKind
 
 from . import selectors
 from .registry import Period, ReportType, register

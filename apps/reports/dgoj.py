@@ -28,9 +28,9 @@ from lxml import etree
 
 from apps.core import clock
 from apps.core.money import minor_units
-from apps.ledger.models import TransactionKind
-from apps.limits.models import LimitKind, LimitPeriod
-from apps.players.models import PlayerStatus, StatusReason
+from apps.ledger.selectors import TransactionKind
+from apps.limits.selectors import LimitKind, LimitPeriod
+from apps.players.selectors import PlayerStatus, StatusReason
 
 from . import selectors
 from .registry import XSD_DIR, Period, ReportInvalid, ReportType, register
