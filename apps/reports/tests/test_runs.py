@@ -157,6 +157,23 @@ def test_schedules_exist_in_madrid_time_and_ask_for_the_last_complete_period():
     assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == ("2", "15", "Europe/Madrid")
     assert int(task.crontab.hour) < 4  # daily files are due by 04:00
     assert PeriodicTask.objects.filter(name="reports: fail and re-queue stale runs", enabled=True).exists()
+    quarterly = PeriodicTask.objects.get(name="reports: ukgc_quarterly")
+    assert json.loads(quarterly.kwargs)["report_type"] == "ukgc_quarterly"
+    assert (quarterly.crontab.month_of_year, quarterly.crontab.day_of_month, str(quarterly.crontab.timezone)) == (
+        "1,4,7,10", "1", "Europe/London"
+    )
+
+
+def test_a_run_lost_by_its_worker_is_retried_in_time_for_the_0400_deadline():
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from apps.reports.services import STALE_AFTER
+
+    started = datetime(2026, 11, 12, 2, 15, tzinfo=ZoneInfo("Europe/Madrid"))  # the CJD daily schedule
+    # Found by the sweeper (every 15 minutes) at the latest 15 minutes after it became stale, and produced again
+    # (minutes for a day's file) well before 04:00.
+    assert started + STALE_AFTER + timedelta(minutes=15) <= started.replace(hour=3, minute=30)
 
 
 @pytest.mark.django_db
