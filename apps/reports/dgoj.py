@@ -1,9 +1,10 @@
 """Spain, DGOJ monitoring model v3.3: the RUD (player registry) and CJD (gaming account) files.
 
-Element names, order, enumerations, date and amount formats are the regulator's own: every file is
-validated, before its run may be `done`, against xsd/regulator/CNJ_Monitorizacion_3.3_RUD_CJD.xsd, an
-excerpt of the DGOJ's published XSD (the Lote envelope, RegistroRUD and RegistroCJD with every type
-they use; see the file's header for its source). The file is written element by element with lxml's
+Element names, order, enumerations, date and amount formats are the regulator's own (BOE-A-2024-12639,
+REPORTS.md): every file is validated, before its run may be `done`, against xsd/dgoj_monitoring_v3_3.xsd,
+the project's own schema of what this module writes, derived from the published format and stricter than
+it where we can. We do not keep the regulator's file; scripts/check_dgoj_against_regulator_xsd.py checks
+sample files against a copy of it on demand. The file is written element by element with lxml's
 incremental writer, one sub-record of at most 1,000 players at a time, so memory does not grow with
 the number of players.
 
@@ -39,7 +40,7 @@ NS = "http://cnjuego.gob.es/sci/v3.3.xsd"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 VERSION = "3.3"
 SUBRECORD_PLAYERS = 1000  # DGOJ: a record over 1,000 players is split into sub-records of at most 1,000
-XSD_PATH = XSD_DIR / "regulator" / "CNJ_Monitorizacion_3.3_RUD_CJD.xsd"
+XSD_PATH = XSD_DIR / "dgoj_monitoring_v3_3.xsd"  # ours, not the regulator's file (REPORTS.md)
 
 
 @cache
