@@ -7,9 +7,10 @@ touches the real or the test databases. Players and accounts are made with the O
 balanced transactions (1,000,000 entries) are generated in SQL, spread over 30 days: 15 % deposits,
 3 % withdrawal requests, 60 % bets and 22 % wins, one deposit in a thousand large. Goal: the sweep under 10 s.
 
-The sweep's time is the rules' SQL plus recording the alerts (about ten statements per player with
-new hits, alert and history included), printed apart: data that flags a third of all players (an
-earlier version of this generator did) spends most of its time recording, not evaluating.
+The sweep's time is the rules' SQL plus recording the alerts, printed apart. Recording is set-based
+(one lock statement, one known-hits query, bulk inserts of alerts with their history rows and of hits):
+on this machine, with ~1,100 players flagged, the sweep went from 111.6 s (recording one player at a
+time, about ten statements each) to 12.2 s, of which about 5 s are the rules' SQL.
 
     .venv/bin/python scripts/bench_aml.py [--players 10000] [--transactions 500000] [--samples 200]
 """

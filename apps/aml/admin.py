@@ -64,11 +64,12 @@ class AmlAlertAdmin(ReadOnlyHistoryAdmin):
     search_fields = ("=id", "player__user__email", "=sar_reference")
     list_select_related = ("player__user", "assigned_to")
     readonly_fields = (
-        "player", "category", "rule", "score", "level", "status", "freezes_withdrawals", "assigned_to", "last_note",
+        "player", "category", "rule", "score", "level", "status", "freezes_withdrawals", "first_hit_at", "last_hit_at",
+        "assigned_to", "last_note",
         "sar_reference", "sar_filed_on", "resolved_by", "resolved_at", "created_at", "updated_at", "evidence_display", "recent_ledger",
     )
     fields = readonly_fields
-    actions = ("assign", "investigate", "dismiss", "escalate", "freeze_withdrawals")
+    actions = ("assign", "investigate", "dismiss", "escalate", "freeze_withdrawals", "lift_freeze")
 
     def get_queryset(self, request):
         # Critical first, then the oldest: the queue is sorted by level and age.
@@ -157,6 +158,13 @@ class AmlAlertAdmin(ReadOnlyHistoryAdmin):
         return self._with_form(
             request, queryset, form_class=_NoteForm, action="freeze_withdrawals", title="Freeze withdrawals", verb="frozen",
             call=lambda a, d: services.alert_freeze_withdrawals(alert_id=a.pk, actor=request.user, note=d["note"]),
+        )
+
+    @admin.action(description="Lift the withdrawal freeze (with a note)", permissions=["work"])
+    def lift_freeze(self, request, queryset):
+        return self._with_form(
+            request, queryset, form_class=_NoteForm, action="lift_freeze", title="Lift withdrawal freeze", verb="released",
+            call=lambda a, d: services.alert_lift_freeze(alert_id=a.pk, actor=request.user, note=d["note"]),
         )
 
 

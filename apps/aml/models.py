@@ -121,6 +121,9 @@ class AlertStatus(models.TextChoices):
 
 
 ACTIVE_STATUSES = (AlertStatus.OPEN, AlertStatus.INVESTIGATING)
+# A freeze outlives the SAR: the FIU may still ask to hold the funds (EU AMLD art. 35), so an escalated
+# alert keeps holding withdrawals until an officer lifts the freeze with a note.
+FREEZING_STATUSES = (AlertStatus.OPEN, AlertStatus.INVESTIGATING, AlertStatus.ESCALATED)
 
 
 class AlertCategory(models.TextChoices):
@@ -129,7 +132,7 @@ class AlertCategory(models.TextChoices):
 
 
 class AmlAlert(FSMModelMixin, models.Model):
-    """One case for an officer: every hit on a player while it is open adds into it (one alert, not many)."""
+    """One case for an officer: hits on a player within a rule's window of the alert's hits add into it (one alert, not many)."""
 
     player = models.ForeignKey("players.Player", on_delete=models.PROTECT, related_name="aml_alerts")
     category = models.CharField(max_length=16, choices=AlertCategory.choices, default=AlertCategory.MONITORING)
@@ -141,7 +144,13 @@ class AmlAlert(FSMModelMixin, models.Model):
     status = FSMField(default=AlertStatus.OPEN, choices=AlertStatus.choices, protected=True)
     evidence = models.JSONField(default=dict, help_text="Frozen at detection: per hit the rule, its figures and the transaction ids.")
     freezes_withdrawals = models.BooleanField(
-        default=False, help_text="Withdrawals are refused (and pending ones cannot be approved) while the alert is open or investigated."
+        default=False,
+        help_text="Withdrawals are refused (and pending ones cannot be approved) until the alert is dismissed or an officer "
+        "lifts the freeze with a note; filing a SAR (escalated) does not end it.",
+    )
+    first_hit_at = models.DateTimeField(null=True, blank=True, help_text="When the earliest pattern in this alert happened.")
+    last_hit_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the latest pattern happened: a hit within its rule's window of it adds in here."
     )
     assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     last_note = models.TextField(blank=True, help_text="The officer's note on the latest transition (all notes are in the history).")
@@ -158,13 +167,9 @@ class AmlAlert(FSMModelMixin, models.Model):
         verbose_name = "AML alert"
         permissions = [("work_amlalert", "Can work AML alerts (assign, investigate, dismiss, escalate, freeze)")]
         constraints = [
-            # Hits on a player add into the one active alert of its category: two concurrent evaluations
-            # cannot open two (the loser of the race adds into the winner's alert).
-            models.UniqueConstraint(
-                fields=["player", "category"],
-                condition=models.Q(status__in=["open", "investigating"]),
-                name="aml_alert_one_active_per_player_category",
-            ),
+            # No "one active alert per player" constraint: hits add into an active alert only within their
+            # rule's window, so a pattern weeks later is a new case. Concurrent evaluations of one player are
+            # serialised by a per-player lock in apps.aml.services instead.
             models.CheckConstraint(
                 condition=~models.Q(status="escalated") | (~models.Q(sar_reference="") & models.Q(sar_filed_on__isnull=False)),
                 name="aml_alert_escalated_has_sar",

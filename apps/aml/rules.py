@@ -52,6 +52,9 @@ class Hit:
     dedup_key: str
     score: int
     evidence: dict = field(default_factory=dict)
+    # When the pattern happened (the anchoring posting's time; detection time for identity and screening):
+    # hits on a player within a rule's window add into one alert (services._assign_alerts).
+    at: datetime | None = None
 
 
 def _cash_entries():
@@ -139,7 +142,7 @@ def deposit_velocity(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]
             "deposits": row["n"], "window_minutes": rule.window_minutes, "threshold": rule.count,
             "transaction_ids": _window_transactions(row["player_id"], row["currency"], [TransactionKind.DEPOSIT],
                                                     row["created_at"] - window, row["created_at"]),
-        })
+        }, at=row["created_at"])
         for row in rows
     ]
 
@@ -155,7 +158,7 @@ def large_transaction(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit
         Hit(row["player_id"], rule.kind, str(row["transaction_id"]), rule.score, {
             "kind": row["kind"], "amount": _minor_str(abs(row["amount"]), row["currency"]), "threshold_eur": str(rule.amount_eur),
             "transaction_ids": [row["transaction_id"]],
-        })
+        }, at=row["created_at"])
         for row in rows
     ]
 
@@ -179,7 +182,7 @@ def structuring(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]:
                 "window_minutes": rule.window_minutes,
                 "transaction_ids": _window_transactions(row["player_id"], currency, [TransactionKind.DEPOSIT],
                                                         row["created_at"] - window, row["created_at"], band),
-            })
+            }, at=row["created_at"])
             for row in rows
         ]
     return hits
@@ -201,7 +204,7 @@ def rapid_cycling(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]:
             "withdrawal": _minor_str(-row["amount"], row["currency"]), "deposited": _minor_str(row["deposited"], row["currency"]),
             "wagered": _minor_str(row["staked"], row["currency"]), "min_wagered_ratio": str(rule.ratio),
             "window_minutes": rule.window_minutes, "transaction_ids": [row["transaction_id"]],
-        })
+        }, at=row["created_at"])
         for row in rows
     ]
 
@@ -231,7 +234,7 @@ def history_change(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]:
                 "floor_eur": str(rule.amount_eur), "multiple": str(rule.ratio), "window_minutes": rule.window_minutes,
                 "transaction_ids": _window_transactions(row["player_id"], currency, [TransactionKind.DEPOSIT],
                                                         row["created_at"] - window, row["created_at"]),
-            })
+            }, at=row["created_at"])
             for row in rows
         ]
     return hits
@@ -293,11 +296,13 @@ def _shared_groups(sql_sources: list[tuple[str, str, str, str, bool]], *, since:
 
 
 def shared_identity(rule: AmlRule, *, now: datetime, player_ids: list[int] | None = None) -> list[Hit]:
-    """Devices and public IP addresses used by `count` or more players within `lookback_days`.
+    """Devices, public IP addresses and payment instruments used by `count` or more players within `lookback_days`.
 
     Sources: the device id and IP recorded at sign-up (players), the IP of every login (django-axes'
-    access log) and of every deposit and withdrawal request (payments). Payment instruments are not recorded anywhere yet (the sandbox PSP
-    has none), so they cannot be compared until a real PSP integration stores a card/IBAN fingerprint.
+    access log) and of every deposit and withdrawal request (payments), and the payment-instrument
+    fingerprint payments records from the PSP (a keyed hash of method, last four digits and the PSP's
+    token, never the number): one card funding three accounts is the classic multi-accounting sign
+    (FATF, "Vulnerabilities of Casinos and Gaming Sector", 2009).
     """
     since = now - timedelta(days=rule.lookback_days)
     player_t, deposit_t, withdrawal_t = Player._meta.db_table, Deposit._meta.db_table, Withdrawal._meta.db_table
@@ -315,7 +320,11 @@ def shared_identity(rule: AmlRule, *, now: datetime, player_ids: list[int] | Non
         (withdrawal_t, "ip_address", "player_id", "created_at", True),
     ]
     device_sources = [(player_t, "device_id", "id", "created_at", False)]
-    wanted_ips = wanted_devices = None
+    instrument_sources = [
+        (deposit_t, "instrument_fingerprint", "player_id", "created_at", False),
+        (withdrawal_t, "instrument_fingerprint", "player_id", "created_at", False),
+    ]
+    wanted_ips = wanted_devices = wanted_instruments = None
     if player_ids is not None:
         players = Player.objects.filter(pk__in=player_ids)
         wanted_devices = list(players.exclude(device_id="").values_list("device_id", flat=True))
@@ -328,17 +337,24 @@ def shared_identity(rule: AmlRule, *, now: datetime, player_ids: list[int] | Non
         wanted_ips |= {str(ip) for ip in AccessLog.objects.filter(username__in=emails, attempt_time__gte=since)
                        .exclude(ip_address=None).values_list("ip_address", flat=True).distinct()}
         wanted_ips = sorted(ip for ip in wanted_ips if not _ignored_network(ip))
+        wanted_instruments = sorted(
+            {fp for model in (Deposit, Withdrawal)
+             for fp in model.objects.filter(player_id__in=player_ids, created_at__gte=since).exclude(instrument_fingerprint="")
+             .values_list("instrument_fingerprint", flat=True).distinct()}
+        )
     hits = []
     groups = [("ip", v, ps) for v, ps in _shared_groups(ip_sources, since=since, min_players=rule.count, only_values=wanted_ips)]
     devices = _shared_groups(device_sources, since=since, min_players=rule.count, only_values=wanted_devices)
     groups += [("device", v, ps) for v, ps in devices]
+    instruments = _shared_groups(instrument_sources, since=since, min_players=rule.count, only_values=wanted_instruments)
+    groups += [("instrument", v, ps) for v, ps in instruments]
     for what, value, players_sharing in groups:
         if what == "ip" and _ignored_network(value):
             continue
         for player_id in players_sharing:
             hits.append(Hit(player_id, rule.kind, f"{what}:{value}"[:200], rule.score, {
                 "identifier": what, "value": value, "players": players_sharing[:50], "lookback_days": rule.lookback_days,
-            }))
+            }, at=now))
     return hits
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
-from .models import ACTIVE_STATUSES, LEVEL_RANK, AlertLevel, AmlAlert, AmlRule
+from .models import ACTIVE_STATUSES, FREEZING_STATUSES, LEVEL_RANK, AlertLevel, AmlAlert, AmlRule
 
 
 def enabled_rules() -> list[AmlRule]:
@@ -37,9 +37,12 @@ def player_risk_level(*, player) -> str:
 
 
 def withdrawal_hold_reason(player) -> str | None:
-    """The hold payments asks for (apps.core.holds): an active alert that freezes withdrawals."""
+    """The hold payments asks for (apps.core.holds): an open, investigated or escalated alert that freezes withdrawals.
+
+    Escalated counts: a SAR filed is not a player cleared (see services.alert_transition).
+    """
     alert_id = (
-        AmlAlert.objects.filter(player_id=player.pk, status__in=ACTIVE_STATUSES, freezes_withdrawals=True)
+        AmlAlert.objects.filter(player_id=player.pk, status__in=FREEZING_STATUSES, freezes_withdrawals=True)
         .order_by("id").values_list("id", flat=True).first()
     )
     return f"AML alert #{alert_id} under review" if alert_id else None

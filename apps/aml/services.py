@@ -9,13 +9,15 @@ alert (a partial unique constraint allows one open or investigated alert per pla
 from __future__ import annotations
 
 import logging
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Max, Min, Q
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from apps.core import clock
 from apps.core.errors import InvalidState, NotFound, PermissionDenied, ValidationFailed
@@ -24,7 +26,19 @@ from apps.core.history import save_with_history
 from apps.ledger.models import LedgerTransaction
 
 from . import rules as aml_rules
-from .models import ACTIVE_STATUSES, AlertCategory, AlertLevel, AlertStatus, AmlAlert, AmlHit, RuleKind, Watermark, level_for_score
+from .models import (
+    ACTIVE_STATUSES,
+    FREEZING_STATUSES,
+    AlertCategory,
+    AlertLevel,
+    AlertStatus,
+    AmlAlert,
+    AmlHit,
+    AmlRule,
+    RuleKind,
+    Watermark,
+    level_for_score,
+)
 from .selectors import enabled_rules
 
 logger = logging.getLogger(__name__)
@@ -42,72 +56,146 @@ def sweep_overlap() -> timedelta:
 
 # --- recording hits -------------------------------------------------------------------------------
 
-
-def _active_alert_for_update(*, player_id: int, category: str, rule: str) -> tuple[AmlAlert, bool]:
-    alert = AmlAlert.objects.select_for_update().filter(player_id=player_id, category=category, status__in=ACTIVE_STATUSES).first()
-    if alert is not None:
-        return alert, False
-    try:
-        with transaction.atomic():
-            alert = AmlAlert(player_id=player_id, category=category, rule=rule, evidence={"hits": []})
-            save_with_history(alert, actor=None, reason=f"opened by rule {rule}")
-            return alert, True
-    except IntegrityError:
-        # A concurrent evaluation opened it first; the constraint made us wait for its commit.
-        return AmlAlert.objects.select_for_update().get(player_id=player_id, category=category, status__in=ACTIVE_STATUSES), False
+_LOCK_CLASS = zlib.crc32(b"aml.alerts") & 0x7FFFFFFF
 
 
-@transaction.atomic
-def _record_player_hits(*, player_id: int, category: str, hits: list[aml_rules.Hit]) -> AmlAlert | None:
-    opening = max(hits, key=lambda hit: hit.score).rule  # the alert is named after its strongest rule
-    alert, created = _active_alert_for_update(player_id=player_id, category=category, rule=opening)
-    added = []
-    for hit in hits:
-        try:
-            with transaction.atomic():
-                AmlHit.objects.create(alert=alert, player_id=player_id, rule=hit.rule, dedup_key=hit.dedup_key, score=hit.score,
-                                      evidence=hit.evidence)
-        except IntegrityError:
-            continue  # a concurrent evaluation recorded this very hit
-        added.append(hit)
-    if not added:
-        if created:
-            transaction.set_rollback(True)  # nothing new after all: no empty alert
-        return None
-    now = clock.now()
+def _lock_players(player_ids: list[int]) -> None:
+    """Serialise recording per player until commit, in a stable order (no deadlock between two sweeps).
+
+    Hits add into an alert chosen by time window, so there is no row to lock before the first alert
+    exists and no unique key to race on: a transaction-scoped advisory lock per player does it, taken
+    for every player of a batch in one statement. SQLite (the demo) serialises writers anyway.
+    """
+    if connection.vendor != "postgresql" or not player_ids:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, p) FROM (SELECT DISTINCT unnest(%s::integer[]) AS p ORDER BY 1) players",
+            [_LOCK_CLASS, sorted(player_ids)],
+        )
+
+
+def alert_windows() -> dict[str, timedelta | None]:
+    """How close in time a hit must be to an alert's hits to add into it, per rule: the rule's own window.
+
+    A velocity hit adds into an alert whose hits are within its 60 minutes; shared identity within its
+    30 days; a rule with no window (a single large transaction) uses AML_ALERT_WINDOW_MINUTES (24 h).
+    Screening has none: a listed person stays one case until an officer clears it.
+    """
+    default = timedelta(minutes=int(getattr(settings, "AML_ALERT_WINDOW_MINUTES", 24 * 60)))
+    windows: dict[str, timedelta | None] = dict.fromkeys(RuleKind.values, default)
+    windows[RuleKind.SCREENING] = None
+    for rule in AmlRule.objects.all():
+        if rule.kind == RuleKind.SCREENING:
+            continue
+        if rule.window_minutes:
+            windows[rule.kind] = timedelta(minutes=rule.window_minutes)
+        elif rule.lookback_days:
+            windows[rule.kind] = timedelta(days=rule.lookback_days)
+    return windows
+
+
+def _category(rule: str) -> str:
+    return AlertCategory.SCREENING if rule == RuleKind.SCREENING else AlertCategory.MONITORING
+
+
+def _fits(alert: AmlAlert, at: datetime, window: timedelta | None) -> bool:
+    if window is None or alert.first_hit_at is None:
+        return True
+    return alert.first_hit_at - window <= at <= alert.last_hit_at + window
+
+
+def _score(rule_scores: dict[str, int]) -> int:
     # Each rule counts once per alert (its highest score): ten velocity hits are one velocity pattern.
-    per_rule = alert.hits.values("rule").annotate(top=Max("score")).values_list("top", flat=True)
-    alert.score = sum(per_rule)
-    alert.level = level_for_score(alert.score)
-    if alert.level == AlertLevel.CRITICAL or category == AlertCategory.SCREENING:
-        alert.freezes_withdrawals = True
-    alert.evidence = {"hits": [*alert.evidence.get("hits", []),
-                               *({"rule": h.rule, "score": h.score, "key": h.dedup_key, "detected_at": now.isoformat(), **h.evidence}
-                                 for h in added)]}
-    save_with_history(alert, actor=None, reason=f"{len(added)} hit(s): {', '.join(sorted({h.rule for h in added}))}")
-    return alert
+    return sum(rule_scores.values())
 
 
 def hits_record(*, hits: list[aml_rules.Hit]) -> list[AmlAlert]:
-    """Add new hits into their players' active alerts (opening one if needed); known hits change nothing."""
+    """Add new hits into their players' alerts, opening alerts where no active one is within the window.
+
+    Set-based, so a sweep that flags a thousand players costs a handful of statements, not ten per
+    player: lock the players, drop the hits already recorded, choose each hit's alert in memory,
+    then bulk-create the new alerts and the hits and bulk-update the alerts that grew, with one history
+    row each (simple-history's bulk helpers). Known hits change nothing (idempotent re-runs).
+    """
     if not hits:
         return []
+    with transaction.atomic():
+        return _hits_record(hits)
+
+
+def _hits_record(hits: list[aml_rules.Hit]) -> list[AmlAlert]:
+    now = clock.now()
     unique = {(h.player_id, h.rule, h.dedup_key): h for h in hits}
-    known = set(
-        AmlHit.objects.filter(player_id__in={h.player_id for h in hits}, rule__in={h.rule for h in hits},
-                              dedup_key__in={h.dedup_key for h in hits}).values_list("player_id", "rule", "dedup_key")
+    player_ids = sorted({h.player_id for h in unique.values()})
+    _lock_players(player_ids)
+    known: set[tuple[int, str, str]] = set()
+    for chunk in (player_ids[i:i + 5000] for i in range(0, len(player_ids), 5000)):
+        known |= set(
+            AmlHit.objects.filter(player_id__in=chunk, rule__in={h.rule for h in hits}, dedup_key__in={h.dedup_key for h in hits})
+            .values_list("player_id", "rule", "dedup_key")
+        )
+    fresh = sorted((h for key, h in unique.items() if key not in known),
+                   key=lambda h: (h.player_id, h.at or now, h.rule, h.dedup_key))
+    if not fresh:
+        return []
+    windows = alert_windows()
+    active: dict[tuple[int, str], list[AmlAlert]] = defaultdict(list)
+    for alert in AmlAlert.objects.filter(player_id__in=player_ids, status__in=ACTIVE_STATUSES).order_by("id"):
+        active[(alert.player_id, alert.category)].append(alert)
+    existing = {alert.pk: alert for alerts in active.values() for alert in alerts}
+    # Keyed by id(alert): new alerts have no pk until the bulk insert.
+    rule_scores: dict[int, dict[str, int]] = defaultdict(dict)
+    for alert_id, rule, top in (AmlHit.objects.filter(alert_id__in=list(existing)).values("alert_id", "rule")
+                                .annotate(top=Max("score")).values_list("alert_id", "rule", "top")):
+        rule_scores[id(existing[alert_id])][rule] = top
+    touched: dict[int, AmlAlert] = {}
+    added: dict[int, list[aml_rules.Hit]] = defaultdict(list)
+    new_alerts: list[AmlAlert] = []
+    for hit in fresh:
+        at = hit.at or now
+        category = _category(hit.rule)
+        window = windows.get(hit.rule)
+        alert = next((a for a in reversed(active[(hit.player_id, category)]) if _fits(a, at, window)), None)
+        if alert is None:
+            alert = AmlAlert(player_id=hit.player_id, category=category, rule=hit.rule, evidence={"hits": []})
+            active[(hit.player_id, category)].append(alert)
+            new_alerts.append(alert)
+        touched[id(alert)] = alert
+        added[id(alert)].append(hit)
+        alert.first_hit_at = min(alert.first_hit_at or at, at)
+        alert.last_hit_at = max(alert.last_hit_at or at, at)
+        scores = rule_scores[id(alert)]
+        scores[hit.rule] = max(scores.get(hit.rule, 0), hit.score)
+    for key, alert in touched.items():
+        scores = rule_scores[key]
+        if alert.pk is None:
+            alert.rule = max(scores.items(), key=lambda item: item[1])[0]  # named after its strongest rule
+        alert.score = _score(scores)
+        alert.level = level_for_score(alert.score)
+        if alert.level == AlertLevel.CRITICAL or alert.category == AlertCategory.SCREENING:
+            alert.freezes_withdrawals = True
+        alert.evidence = {"hits": [*alert.evidence.get("hits", []),
+                                   *({"rule": h.rule, "score": h.score, "key": h.dedup_key, "detected_at": now.isoformat(),
+                                      **({"at": h.at.isoformat()} if h.at else {}), **h.evidence} for h in added[key])]}
+    if new_alerts:
+        bulk_create_with_history(new_alerts, AmlAlert, batch_size=500, default_change_reason="opened by monitoring")
+        if any(alert.pk is None for alert in new_alerts):  # pragma: no cover - PostgreSQL and SQLite both return ids
+            raise RuntimeError("bulk_create did not return the new alerts' ids")
+    grown = [alert for alert in touched.values() if alert.pk in existing]
+    if grown:
+        for alert in grown:
+            alert.updated_at = now  # bulk_update does not run auto_now
+        bulk_update_with_history(
+            grown, AmlAlert, ["score", "level", "freezes_withdrawals", "evidence", "first_hit_at", "last_hit_at", "updated_at"],
+            batch_size=500, default_change_reason="new hits added",
+        )
+    AmlHit.objects.bulk_create(
+        [AmlHit(alert=alert, player_id=h.player_id, rule=h.rule, dedup_key=h.dedup_key, score=h.score, evidence=h.evidence)
+         for key, alert in touched.items() for h in added[key]],
+        batch_size=1000,
     )
-    by_player: dict[tuple[int, str], list[aml_rules.Hit]] = defaultdict(list)
-    for key, hit in unique.items():
-        if key not in known:
-            category = AlertCategory.SCREENING if hit.rule == RuleKind.SCREENING else AlertCategory.MONITORING
-            by_player[(hit.player_id, category)].append(hit)
-    alerts = []
-    for (player_id, category), player_hits in sorted(by_player.items()):
-        alert = _record_player_hits(player_id=player_id, category=category, hits=player_hits)
-        if alert is not None:
-            alerts.append(alert)
-    return alerts
+    return list(touched.values())
 
 
 # --- evaluation -----------------------------------------------------------------------------------
@@ -191,7 +279,9 @@ def alert_transition(
     """investigate (open → investigating), dismiss or escalate (investigating → …), always with a note.
 
     Escalating records the suspicious activity report filed with the FIU (EU AMLD art. 33): its
-    reference and date. Dismissing or escalating resolves the alert, which ends its withdrawal freeze.
+    reference and date. Dismissing ends the alert's withdrawal freeze (no suspicion after all);
+    escalating does not: a filed report is not a cleared player, and the FIU may ask the funds to be
+    held (art. 35), so the freeze stays until an officer lifts it with a note (alert_lift_freeze).
     """
     _require_officer(actor)
     if action not in TRANSITIONS:
@@ -208,6 +298,8 @@ def alert_transition(
     if action in ("dismiss", "escalate"):
         alert.resolved_at = clock.now()
         alert.resolved_by = actor
+    if action == "dismiss":
+        alert.freezes_withdrawals = False
     if action == "escalate":
         alert.sar_reference = sar_reference[:100]
         alert.sar_filed_on = sar_filed_on or clock.now().date()
@@ -231,7 +323,7 @@ def alert_freeze_withdrawals(*, alert_id: int, actor, note: str) -> AmlAlert:
     _require_officer(actor)
     note = _require_note(note)
     alert = _lock_alert(alert_id)
-    if alert.status not in ACTIVE_STATUSES:
+    if alert.status not in FREEZING_STATUSES:
         raise InvalidState(f"Cannot freeze withdrawals on an alert that is {alert.status}.", details={"status": alert.status})
     alert.freezes_withdrawals = True
     alert.last_note = note
@@ -239,5 +331,23 @@ def alert_freeze_withdrawals(*, alert_id: int, actor, note: str) -> AmlAlert:
     return alert
 
 
-__all__ = ["AlertStatus", "alert_assign", "alert_freeze_withdrawals", "alert_transition", "evaluate_transaction",
+@transaction.atomic
+def alert_lift_freeze(*, alert_id: int, actor, note: str) -> AmlAlert:
+    """An officer releases the player's withdrawals held by this alert, saying why (kept in its history).
+
+    The only way an escalated alert stops holding withdrawals, e.g. once the FIU has answered; on an
+    active alert it lets the player withdraw while the case is still worked.
+    """
+    _require_officer(actor)
+    note = _require_note(note)
+    alert = _lock_alert(alert_id)
+    if not alert.freezes_withdrawals:
+        raise InvalidState("This alert does not hold withdrawals.", details={"status": alert.status})
+    alert.freezes_withdrawals = False
+    alert.last_note = note
+    save_with_history(alert, actor=actor, reason=f"withdrawal freeze lifted: {note}")
+    return alert
+
+
+__all__ = ["AlertStatus", "alert_assign", "alert_freeze_withdrawals", "alert_lift_freeze", "alert_transition", "evaluate_transaction",
            "hits_record", "monitoring_sweep"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import F, QuerySet
@@ -63,3 +65,20 @@ def kyc_document_for_staff(*, document_id: int, case_id: int | None = None) -> K
     if case_id is not None:
         documents = documents.filter(case_id=case_id)
     return documents.filter(pk=document_id).first()
+
+
+# --- for regulatory reports (apps.reports) ---------------------------------------------------------
+
+
+def kyc_player_ids_changed_between(*, start: datetime, end: datetime) -> QuerySet:
+    """A subquery of the players whose KYC case changed in the period."""
+    return KycCase.history.filter(history_date__gte=start, history_date__lt=end).values("player_id")
+
+
+def kyc_cases_with_accepted_documents(*, player_ids: Iterable[int]) -> dict[int, tuple[KycCase, list[KycDocument]]]:
+    """player id -> (their case, its accepted documents oldest first): the documentary verification."""
+    cases = {c.player_id: c for c in KycCase.objects.filter(player_id__in=list(player_ids))}
+    docs: dict[int, list[KycDocument]] = defaultdict(list)
+    for document in KycDocument.objects.filter(case__in=list(cases.values()), status="accepted").order_by("uploaded_at", "id"):
+        docs[document.case_id].append(document)
+    return {player_id: (case, docs.get(case.pk, [])) for player_id, case in cases.items()}

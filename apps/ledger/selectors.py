@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Min, QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 
 from apps.core.money import Money
@@ -146,3 +148,97 @@ def first_deposits_between(*, start: datetime, end: datetime) -> dict[str, int]:
     for row in firsts:
         counts[row["account__currency"]] = counts.get(row["account__currency"], 0) + 1
     return counts
+# --- for regulatory reports (apps.reports reads the ledger only through these) -------------------------
+
+# The player's gaming account in the regulators' sense: cash plus money held for a withdrawal not yet
+# paid (still the player's). A withdrawal request and its cancellation move money between the two only.
+WALLET_KINDS = (AccountKind.PLAYER_CASH, AccountKind.PLAYER_HOLD)
+GAME_KINDS = (TransactionKind.BET, TransactionKind.WIN, TransactionKind.ROLLBACK)
+
+
+def journal_entries(*, start: datetime, end: datetime) -> Iterator[Entry]:
+    """Every entry posted in [start, end) with its transaction and account, in posting order, streamed."""
+    return (
+        Entry.objects.filter(created_at__gte=start, created_at__lt=end)
+        .select_related("transaction", "account")
+        .order_by("transaction_id", "id")
+        .iterator(chunk_size=2000)
+    )
+
+
+def game_totals(*, start: datetime, end: datetime) -> QuerySet:
+    """Per game (the posting's metadata) and currency: signed sums of player-cash stakes, wins and rollbacks."""
+    return (
+        Entry.objects.filter(created_at__gte=start, created_at__lt=end, kind__in=GAME_KINDS, account__kind=AccountKind.PLAYER_CASH)
+        .annotate(game=KeyTextTransform("game", "transaction__metadata"))
+        .values("game", "account__currency", "kind")
+        .annotate(total=Sum("amount"), count=Count("id"))
+        .order_by("game", "account__currency", "kind")
+    )
+
+
+def wallet_balances_before(*, player_ids: Iterable[int], moment: datetime) -> dict[tuple[int, str], int]:
+    """(player, currency) -> the gaming-account balance just before `moment`, as a sum of entries."""
+    rows = (
+        Entry.objects.filter(account__player_id__in=list(player_ids), account__kind__in=WALLET_KINDS, created_at__lt=moment)
+        .values("account__player_id", "account__currency")
+        .annotate(total=Sum("amount"))
+    )
+    return {(r["account__player_id"], r["account__currency"]): int(r["total"]) for r in rows}
+
+
+def wallet_movements(*, player_ids: Iterable[int], start: datetime, end: datetime) -> list[dict]:
+    """Grouped signed sums of the players' gaming-account entries in the period, by kind, game and game type."""
+    return list(
+        Entry.objects.filter(
+            account__player_id__in=list(player_ids), account__kind__in=WALLET_KINDS, created_at__gte=start, created_at__lt=end
+        )
+        .annotate(
+            game=KeyTextTransform("game", "transaction__metadata"),
+            game_type=KeyTextTransform("game_type", "transaction__metadata"),
+        )
+        .values("account__player_id", "account__currency", "kind", "game", "game_type")
+        .annotate(total=Sum("amount"))
+        .order_by("account__player_id", "kind", "game", "game_type")
+    )
+
+
+def wallet_entries(*, player_ids: Iterable[int], kinds: Iterable[str], start: datetime, end: datetime) -> list[dict]:
+    """The players' gaming-account entries of these kinds in the period, oldest first (one row each)."""
+    return list(
+        Entry.objects.filter(
+            account__player_id__in=list(player_ids), account__kind__in=WALLET_KINDS, kind__in=list(kinds),
+            created_at__gte=start, created_at__lt=end,
+        )
+        .values("account__player_id", "account__currency", "kind", "amount", "created_at", "transaction_id")
+        .order_by("created_at", "id")
+    )
+
+
+def player_ids_with_wallet_movement(*, start: datetime, end: datetime) -> QuerySet:
+    """A subquery of the players whose gaming account moved in the period (compose with player selectors)."""
+    return Entry.objects.filter(
+        account__player__isnull=False, account__kind__in=WALLET_KINDS, created_at__gte=start, created_at__lt=end
+    ).values("account__player_id")
+
+
+def active_accounts_between(*, start: datetime, end: datetime) -> dict[str, int]:
+    """Per currency, players who placed at least one stake in the period (the UKGC's 'active customer accounts')."""
+    rows = (
+        Entry.objects.filter(created_at__gte=start, created_at__lt=end, kind=TransactionKind.BET, account__kind=AccountKind.PLAYER_CASH)
+        .values("account__currency")
+        .annotate(n=Count("account__player_id", distinct=True))
+    )
+    return {r["account__currency"]: r["n"] for r in rows}
+
+
+def customer_funds_at(*, moment: datetime) -> dict[str, int]:
+    """Money held for players at `moment` (cash, bonus and held withdrawals), per currency."""
+    rows = Entry.objects.filter(account__player__isnull=False, created_at__lt=moment).values("account__currency").annotate(
+        total=Sum("amount")
+    )
+    return {r["account__currency"]: int(r["total"]) for r in rows}
+
+
+def transaction_count(*, start: datetime, end: datetime) -> int:
+    return LedgerTransaction.objects.filter(created_at__gte=start, created_at__lt=end).count()

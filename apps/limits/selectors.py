@@ -6,10 +6,13 @@ before a service or the periodic task has stored it, so the player never sees a 
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Count, QuerySet
 
 from apps.core import clock
 from apps.core.money import Money
@@ -17,6 +20,7 @@ from apps.ledger.selectors import player_cash_flows
 from apps.players.models import PlayerStatus
 
 from .models import PERIOD_LENGTH, Exclusion, ExclusionKind, Limit, LimitKind, PlayerProtection
+from .models import LimitPeriod as LimitPeriod  # re-exported: apps.reports maps it to the regulators' codes
 
 
 def cooling_off() -> timedelta:
@@ -237,3 +241,39 @@ def player_exclusions(*, player) -> list[Exclusion]:
 
 def latest_self_exclusion(*, player_id: int) -> Exclusion | None:
     return Exclusion.objects.filter(player_id=player_id, kind=ExclusionKind.SELF_EXCLUSION).order_by("-starts_at", "-id").first()
+
+
+# --- for regulatory reports (apps.reports) ---------------------------------------------------------
+
+
+def limit_player_ids_changed_between(*, start: datetime, end: datetime) -> list[QuerySet]:
+    """Subqueries of the players whose limits, or whose exclusions, changed in the period."""
+    return [
+        Limit.history.filter(history_date__gte=start, history_date__lt=end).values("player_id"),
+        Exclusion.history.filter(history_date__gte=start, history_date__lt=end).values("player_id"),
+    ]
+
+
+def limits_requested_before(*, player_ids: Iterable[int], end: datetime) -> dict[int, list[Limit]]:
+    found: dict[int, list[Limit]] = defaultdict(list)
+    for limit in Limit.objects.filter(player_id__in=list(player_ids), requested_at__lt=end).order_by("player_id", "kind", "period"):
+        found[limit.player_id].append(limit)
+    return found
+
+
+def exclusions_requested_before(*, player_ids: Iterable[int], end: datetime) -> dict[int, list[Exclusion]]:
+    found: dict[int, list[Exclusion]] = defaultdict(list)
+    exclusions = Exclusion.objects.filter(player_id__in=list(player_ids), requested_at__lt=end)
+    for exclusion in exclusions.order_by("player_id", "starts_at", "id"):
+        found[exclusion.player_id].append(exclusion)
+    return found
+
+
+def self_exclusions_started(*, start: datetime, end: datetime) -> dict[str, int]:
+    """Per wallet currency, self-exclusions that began in the period."""
+    rows = (
+        Exclusion.objects.filter(kind=ExclusionKind.SELF_EXCLUSION, starts_at__gte=start, starts_at__lt=end)
+        .values("player__currency")
+        .annotate(n=Count("id"))
+    )
+    return {r["player__currency"]: r["n"] for r in rows}

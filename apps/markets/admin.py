@@ -65,7 +65,8 @@ class MarketAdmin(AuditedHistoryAdmin):
             },
         ),
         ("Self-exclusion register", {"fields": ("national_register",)}),
-        ("Reporting", {"fields": ("reports", "report_time_zone")}),
+        ("Reporting", {"fields": ("reports", "report_time_zone", "report_operator_id", "report_store_id", "report_fiscal_region",
+                                  "gaming_tax_rate")}),
         ("Why", {"fields": ("change_reason",)}),
     )
 

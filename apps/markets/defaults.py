@@ -29,6 +29,7 @@ MARKETS = [
         "reports": ["ukgc_quarterly"],
         "national_register": "gamstop",
         "report_time_zone": "Europe/London",
+        "gaming_tax_rate": Decimal("0.21"),  # Remote Gaming Duty (Finance Act 2014 s.155, as amended)
     },
     {
         "code": "dgoj",
@@ -42,6 +43,11 @@ MARKETS = [
         "reports": ["dgoj_rud_daily", "dgoj_cjd_daily", "dgoj_rud_monthly", "dgoj_cjd_monthly"],
         "national_register": "rgiaj",
         "report_time_zone": "Europe/Madrid",
+        # The ids the DGOJ assigns at licensing: placeholders until compliance enters the real ones in the admin.
+        "report_operator_id": "OP01",
+        "report_store_id": "ALM01",
+        "report_fiscal_region": "01",
+        "gaming_tax_rate": Decimal("0.20"),  # Ley 13/2011, art. 48: 20 % of GGR
     },
     {
         "code": "intl",
@@ -50,6 +56,10 @@ MARKETS = [
         "countries": [],
         "is_default": True,
         "reports": ["ledger_journal_daily", "ggr_daily"],
+        # The operator's own files follow its home licence's calendar and tax (the demo operator is Spanish):
+        # change both here when the home licence is another.
+        "report_time_zone": "Europe/Madrid",
+        "gaming_tax_rate": Decimal("0.20"),
     },
 ]
 

@@ -13,7 +13,7 @@ import zoneinfo
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -131,9 +131,30 @@ class Market(models.Model):
         help_text="Checked at registration; the client is chosen by the NATIONAL_REGISTER_CLIENTS setting (sandbox by default).",
     )
 
-    # --- Reporting ---
-    reports = models.JSONField(default=list, blank=True, validators=[validate_report_types])
-    report_time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    # --- Reporting (apps.reports reads these through selectors.market_for_report) ---
+    reports = models.JSONField(
+        default=list, blank=True, validators=[validate_report_types],
+        help_text="The report types this licence files, e.g. [\"dgoj_rud_daily\", \"dgoj_cjd_daily\"]; a type belongs to one market.",
+    )
+    report_time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone],
+        help_text="The regulator's calendar: report periods are local days and months here (Spain: Europe/Madrid).",
+    )
+    report_operator_id = models.CharField(
+        max_length=4, blank=True, help_text="The operator id the regulator assigned (DGOJ OperadorId, at most 4 characters)."
+    )
+    report_store_id = models.CharField(
+        max_length=10, blank=True, help_text="The data store id registered with the regulator (DGOJ AlmacenId, at most 10)."
+    )
+    report_fiscal_region = models.CharField(
+        max_length=2, blank=True, validators=[RegexValidator(r"^(0[1-9]|1\d|2[0-2])$", "A code 01 to 22.")],
+        help_text="DGOJ RegionFiscal (01-22) written on each RUD player.",
+    )
+    gaming_tax_rate = models.DecimalField(
+        max_digits=5, decimal_places=4, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
+        help_text="Share of GGR due as gaming tax, for the GGR report (Spain: 0.20, Ley 13/2011 art. 48); empty: none.",
+    )
 
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -164,6 +185,12 @@ class Market(models.Model):
             clash = sorted(others & set(self.countries))
             if clash:
                 errors["countries"] = [f"Already on another market: {', '.join(clash)}."]
+        if self.reports and isinstance(self.reports, list):
+            # A report type's calendar and ids come from the one market that files it.
+            listed = {r for m in Market.objects.exclude(pk=self.pk) for r in (m.reports or [])}
+            clash = sorted(listed & set(self.reports))
+            if clash:
+                errors["reports"] = [f"Already filed by another market: {', '.join(clash)}."]
         if errors:
             raise ValidationError(errors)
 

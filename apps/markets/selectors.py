@@ -60,6 +60,10 @@ class MarketPolicy:
     allowed_rtps: tuple[str, ...]
     reports: tuple[str, ...]
     report_time_zone: str
+    report_operator_id: str
+    report_store_id: str
+    report_fiscal_region: str
+    gaming_tax_rate: Decimal | None
 
     @classmethod
     def from_market(cls, market: Market) -> MarketPolicy:
@@ -142,6 +146,21 @@ def policy_for(player: Any) -> MarketPolicy:
     if code is None:
         raise LookupError(f"Player {getattr(player, 'pk', '?')} is on no market.")
     return policy_for_code(code)
+
+
+def market_for_report(report_type: str) -> MarketPolicy:
+    """The market whose report set lists this report type: its calendar, ids and tax are the report's.
+
+    A type listed by no market is a configuration error (LookupError): nothing would say in whose time
+    zone its periods run. Read per run, not cached beyond the policy cache, so an admin change applies
+    to the next run.
+    """
+    codes = [code for code, reports in Market.objects.values_list("code", "reports") if report_type in (reports or [])]
+    if not codes:
+        raise LookupError(f"No market files the report type {report_type!r}: add it to a market's reports in the admin.")
+    if len(codes) > 1:
+        raise LookupError(f"The report type {report_type!r} is listed by several markets: {', '.join(sorted(codes))}.")
+    return policy_for_code(codes[0])
 
 
 def market_for_country(country: str) -> str | None:

@@ -280,6 +280,10 @@ class PspNotificationIn(serializers.Serializer):
     failure_reason = _StrictString(required=False, allow_blank=True, max_length=255)
     card_last4 = serializers.RegexField(r"^\d{4}$", required=False, help_text="Last four digits of the card or account used.")
     holder_verified = serializers.BooleanField(required=False, help_text="The PSP confirmed the payer is the account holder.")
+    instrument_token = _StrictString(
+        required=False, max_length=200,
+        help_text="The PSP's stable token for the card or account used (never its number); stored only as a keyed hash.",
+    )
 
 
 class PspNotificationOut(serializers.Serializer):
@@ -326,5 +330,6 @@ class PspWebhookApi(APIView):
             failure_reason=data.get("failure_reason", ""),
             card_last4=data.get("card_last4", ""),
             holder_verified=data.get("holder_verified", False),
+            instrument_token=data.get("instrument_token", ""),
         )
         return Response(PspNotificationOut(deposit).data)

@@ -47,6 +47,11 @@ class Deposit(models.Model):
     device = models.CharField(max_length=2, blank=True, help_text="Device class at the request: MO, PC, TB, TF or OT.")
     card_last4 = models.CharField(max_length=4, blank=True, help_text="Last four digits of the card or account, from the PSP.")
     holder_verified = models.BooleanField(default=False, help_text="The PSP confirmed the payer is the player.")
+    instrument_fingerprint = models.CharField(
+        max_length=64, blank=True, db_index=True,
+        help_text="Keyed hash (HMAC-SHA256) of the payment instrument: method, last four digits and the PSP's instrument token. "
+        "Never the card or account number; AML compares it across players (shared identity).",
+    )
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -122,6 +127,12 @@ class Withdrawal(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True, help_text="Regulatory reports ask for it per operation.")
     device = models.CharField(max_length=2, blank=True, help_text="Device class at the request: MO, PC, TB, TF or OT.")
+    card_last4 = models.CharField(max_length=4, blank=True, help_text="Last four digits of the card or account paid to, from the PSP.")
+    instrument_fingerprint = models.CharField(
+        max_length=64, blank=True, db_index=True,
+        help_text="Keyed hash (HMAC-SHA256) of the payment instrument: method, last four digits and the PSP's instrument token. "
+        "Never the card or account number; AML compares it across players (shared identity).",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from apps.core.money import Money
 
@@ -69,3 +71,35 @@ def player_payments_summary(*, player) -> PaymentsSummary:
         open_withdrawal_total=Money.from_minor(open_w["total"] or 0, currency),
         paid_withdrawals=Money.from_minor(paid["total"] or 0, currency),
     )
+
+
+# --- for regulatory reports (apps.reports) ---------------------------------------------------------
+
+
+def payments_by_ledger_transaction(*, transaction_ids: Iterable[int]) -> dict[int, Deposit | Withdrawal]:
+    """The deposit credited or the withdrawal paid by each ledger transaction (regulators ask per operation)."""
+    ids = list(transaction_ids)
+    found: dict[int, Deposit | Withdrawal] = {
+        w.settlement_transaction_id: w for w in Withdrawal.objects.filter(settlement_transaction_id__in=ids)
+    }
+    found.update({d.ledger_transaction_id: d for d in Deposit.objects.filter(ledger_transaction_id__in=ids)})
+    return found
+
+
+def failed_deposits(*, start: datetime, end: datetime, player_ids: Iterable[int] | None = None) -> QuerySet[Deposit]:
+    """Deposits the PSP refused in the period: reported with their result, no money moved."""
+    qs = Deposit.objects.filter(status=DepositStatus.FAILED, updated_at__gte=start, updated_at__lt=end)
+    if player_ids is not None:
+        qs = qs.filter(player_id__in=list(player_ids))
+    return qs.order_by("updated_at", "id")
+
+
+def cancelled_withdrawals(*, start: datetime, end: datetime, player_ids: Iterable[int] | None = None) -> QuerySet[Withdrawal]:
+    """Withdrawals cancelled by the player or rejected by the operator in the period."""
+    qs = Withdrawal.objects.filter(
+        Q(status=WithdrawalStatus.CANCELLED, cancelled_at__gte=start, cancelled_at__lt=end)
+        | Q(status=WithdrawalStatus.REJECTED, reviewed_at__gte=start, reviewed_at__lt=end)
+    )
+    if player_ids is not None:
+        qs = qs.filter(player_id__in=list(player_ids))
+    return qs.order_by("id")

@@ -10,6 +10,8 @@ imported names, so their owners can replace stubs and tests can stand in for the
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import uuid
 
@@ -44,6 +46,22 @@ def device_class(value: str | None) -> str:
     """The device class a client declared, or blank when it declared none we know (never a guess)."""
     value = (value or "").strip().upper()
     return value if value in DEVICE_CLASSES else ""
+
+
+def instrument_fingerprint(*, method: str, last4: str = "", token: str = "") -> str:
+    """A keyed hash that says "the same card or account" without holding its number (PCI DSS 3.4: no PAN stored).
+
+    Built from the method, the last four digits and the PSP's own token for the instrument (a card or
+    IBAN token, which is stable per instrument at that PSP); without a token there is no fingerprint,
+    since "card ending 1234" alone is shared by strangers. Keyed (HMAC) so a leaked table cannot be
+    matched against a list of numbers; AML counts it like a device id (shared identity rule).
+    """
+    token = (token or "").strip()
+    if not token:
+        return ""
+    key = (getattr(settings, "PAYMENTS_INSTRUMENT_KEY", "") or settings.SECRET_KEY).encode()
+    message = f"{method}|{last4 or ''}|{token}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _require_key(idempotency_key: str) -> None:
@@ -142,7 +160,8 @@ def deposit_create(
 
 @transaction.atomic
 def deposit_complete(
-    *, deposit_id: int, psp_reference: str = "", actor=None, card_last4: str = "", holder_verified: bool = False
+    *, deposit_id: int, psp_reference: str = "", actor=None, card_last4: str = "", holder_verified: bool = False,
+    instrument_token: str = "",
 ) -> Deposit:
     """Credit the cash for a payment the PSP confirmed. Completing a completed deposit is a no-op.
 
@@ -171,6 +190,7 @@ def deposit_complete(
     deposit.completed_at = clock.now()
     deposit.card_last4 = card_last4 if re.fullmatch(r"\d{4}", card_last4 or "") else ""
     deposit.holder_verified = holder_verified is True
+    deposit.instrument_fingerprint = instrument_fingerprint(method=deposit.method, last4=deposit.card_last4, token=instrument_token)
     save_with_history(deposit, actor=actor, reason="deposit completed by the PSP")
     return deposit
 
@@ -198,6 +218,7 @@ def deposit_apply_psp_notification(
     failure_reason: str = "",
     card_last4: str = "",
     holder_verified: bool = False,
+    instrument_token: str = "",
 ) -> Deposit:
     """Apply a signed PSP webhook. Retries of the same notification change nothing.
 
@@ -227,7 +248,8 @@ def deposit_apply_psp_notification(
             raise ValidationFailed(details={"amount": [f"The deposit is for {found.amount}."]})
     if status == DepositStatus.COMPLETED:
         return deposit_complete(
-            deposit_id=found.pk, psp_reference=psp_reference, card_last4=card_last4, holder_verified=holder_verified
+            deposit_id=found.pk, psp_reference=psp_reference, card_last4=card_last4, holder_verified=holder_verified,
+            instrument_token=instrument_token,
         )
     if status == DepositStatus.FAILED:
         return deposit_fail(deposit_id=found.pk, reason=failure_reason or "declined by the PSP")
@@ -365,8 +387,14 @@ def withdrawal_reject(*, withdrawal: Withdrawal, actor, reason: str) -> Withdraw
 
 
 @transaction.atomic
-def withdrawal_mark_paid(*, withdrawal: Withdrawal, actor, psp_reference: str = "") -> Withdrawal:
-    """The payout was sent: the held money leaves to PSP clearing."""
+def withdrawal_mark_paid(
+    *, withdrawal: Withdrawal, actor, psp_reference: str = "", card_last4: str = "", instrument_token: str = ""
+) -> Withdrawal:
+    """The payout was sent: the held money leaves to PSP clearing.
+
+    The PSP's payout confirmation names the instrument paid to (last four digits, its token): kept for the
+    regulator's CJD operation line and as a fingerprint AML compares across players.
+    """
     _require_reviewer(actor)
     locked = _lock_withdrawal(withdrawal.pk)
     fsm_step(locked, "mark_paid")
@@ -381,6 +409,8 @@ def withdrawal_mark_paid(*, withdrawal: Withdrawal, actor, psp_reference: str = 
     locked.paid_by = actor
     locked.paid_at = clock.now()
     locked.psp_reference = psp_reference.strip()[:100]
+    locked.card_last4 = card_last4 if re.fullmatch(r"\d{4}", card_last4 or "") else ""
+    locked.instrument_fingerprint = instrument_fingerprint(method="payout", last4=locked.card_last4, token=instrument_token)
     save_with_history(locked, actor=actor, reason=f"paid out{f' ({locked.psp_reference})' if locked.psp_reference else ''}")
     return locked
 
@@ -392,6 +422,7 @@ __all__ = [
     "deposit_complete",
     "deposit_create",
     "deposit_fail",
+    "instrument_fingerprint",
     "withdrawal_approve",
     "withdrawal_cancel",
     "withdrawal_mark_paid",

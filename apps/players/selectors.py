@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet
+
 from apps.core.errors import AccountBlocked, PermissionDenied, SelfExcluded
 
 from .models import Player, PlayerStatus
+from .models import StatusReason as StatusReason  # re-exported: apps.reports maps it to the regulators' codes
 
 
 def player_for_user(user) -> Player | None:
@@ -37,3 +44,58 @@ def player_assert_can_withdraw(player: Player) -> None:
     """Self-excluded players keep the right to take their money out; suspended or closed accounts do not."""
     if player.status not in (PlayerStatus.ACTIVE, PlayerStatus.SELF_EXCLUDED):
         raise AccountBlocked(details={"status": player.status})
+
+
+# --- for regulatory reports (apps.reports) ---------------------------------------------------------
+
+
+def player_ids_registered_before(*, end: datetime, any_of: Iterable[QuerySet] = (), new_since: datetime | None = None) -> QuerySet:
+    """Ids of players registered before `end`, in id order; with `any_of` (subqueries of player ids from
+    other apps' selectors) or `new_since`, only those in one of them or registered since then."""
+    qs = Player.objects.filter(created_at__lt=end)
+    conditions = [Q(pk__in=subquery) for subquery in any_of]
+    if new_since is not None:
+        conditions.append(Q(created_at__gte=new_since))
+    if conditions:
+        combined = conditions[0]
+        for condition in conditions[1:]:
+            combined |= condition
+        qs = qs.filter(combined)
+    return qs.order_by("pk").values_list("pk", flat=True)
+
+
+def player_ids_changed_between(*, start: datetime, end: datetime) -> QuerySet:
+    """A subquery of the players whose own row (registry data, status) changed in the period (its history)."""
+    return Player.history.filter(history_date__gte=start, history_date__lt=end).values("id")
+
+
+def players_with_users(*, player_ids: Iterable[int]) -> list[Player]:
+    return list(Player.objects.filter(pk__in=list(player_ids)).select_related("user").order_by("pk"))
+
+
+def player_public_ids(*, player_ids: Iterable[int]) -> dict[int, str]:
+    return {pk: str(public_id) for pk, public_id in Player.objects.filter(pk__in=list(player_ids)).values_list("pk", "public_id")}
+
+
+def player_device_ids(*, player_ids: Iterable[int]) -> dict[int, str]:
+    return dict(Player.objects.filter(pk__in=list(player_ids)).values_list("pk", "device_id"))
+
+
+def status_history(*, player_ids: Iterable[int], start: datetime, end: datetime) -> dict[int, list[dict]]:
+    """Each player's status at every change in the period (historical rows), oldest first."""
+    history: dict[int, list[dict]] = defaultdict(list)
+    rows = (
+        Player.history.filter(id__in=list(player_ids), history_date__gte=start, history_date__lt=end)
+        .order_by("id", "history_date", "history_id")
+        .values("id", "status", "activated_at", "history_date")
+    )
+    for row in rows:
+        entries = history[row["id"]]
+        if not entries or entries[-1]["status"] != row["status"]:
+            entries.append(row)
+    return history
+
+
+def registrations_between(*, start: datetime, end: datetime) -> dict[str, int]:
+    rows = Player.objects.filter(created_at__gte=start, created_at__lt=end).values("currency").annotate(n=Count("id"))
+    return {r["currency"]: r["n"] for r in rows}

@@ -9,10 +9,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import BinaryIO
 
 from apps.core.money import format_amount
-from apps.ledger.models import TransactionKind
+from apps.ledger.selectors import TransactionKind
 
 from . import selectors
-from .registry import Period, ReportType, market_setting, register
+from .registry import Period, ReportType, register
 
 
 class CsvReport(ReportType):
@@ -68,6 +68,13 @@ def tax_on(ggr_minor: int, rate: Decimal) -> int:
     return int((Decimal(ggr_minor) * rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def _rate(value: Decimal | None) -> Decimal:
+    """The market's rate as written in the file: two decimals (0.20) unless it has more (0.1525)."""
+    value = value or Decimal("0")
+    cents = value.quantize(Decimal("0.01"))
+    return cents if cents == value else value.normalize()
+
+
 @register
 class GgrDaily(CsvReport):
     """GGR and gaming tax per game and day. GGR = stakes - rollbacks - wins (GLOSSARY.md)."""
@@ -79,7 +86,7 @@ class GgrDaily(CsvReport):
 
     def rows(self, *, period: Period):
         start, end = period.bounds(self.time_zone)
-        rate = Decimal(market_setting(self.market, "tax_rate"))
+        rate = _rate(self.market.gaming_tax_rate)
         games: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for row in selectors.game_totals(start=start, end=end):
             figures = games[(selectors.game_of(row["game"]), row["account__currency"])]
@@ -104,7 +111,6 @@ class UkgcQuarterly(CsvReport):
 
     code = "ukgc_quarterly"
     period_kind = "quarter"
-    market = "GB"
     description = "UKGC-style quarterly return (CSV)."
     header = (
         "quarter", "currency", "active_accounts", "registrations", "customer_funds_at_quarter_end",

@@ -1,9 +1,12 @@
 """Spain, DGOJ monitoring model v3.3: the RUD (player registry) and CJD (gaming account) files.
 
-Element names, enumerations, date and amount formats follow the published format (REPORTS.md); the
-file is written element by element with lxml's incremental writer, one sub-record of at most 1,000
-players at a time, so memory does not grow with the number of players. Every file is validated
-against xsd/dgoj_monitorizacion_3.3.xsd before its run may be `done`.
+Element names, order, enumerations, date and amount formats are the regulator's own (BOE-A-2024-12639,
+REPORTS.md): every file is validated, before its run may be `done`, against xsd/dgoj_monitoring_v3_3.xsd,
+the project's own schema of what this module writes, derived from the published format and stricter than
+it where we can. We do not keep the regulator's file; scripts/check_dgoj_against_regulator_xsd.py checks
+sample files against a copy of it on demand. The file is written element by element with lxml's
+incremental writer, one sub-record of at most 1,000 players at a time, so memory does not grow with
+the number of players.
 
 Production signs the batch (XAdES-BES) and zips it with AES-256 before upload: `sign_batch` is the
 seam for that step; it returns the file unchanged here.
@@ -26,18 +29,18 @@ from lxml import etree
 
 from apps.core import clock
 from apps.core.money import minor_units
-from apps.ledger.models import TransactionKind
-from apps.limits.models import LimitKind, LimitPeriod
-from apps.players.models import PlayerStatus, StatusReason
+from apps.ledger.selectors import TransactionKind
+from apps.limits.selectors import LimitKind, LimitPeriod
+from apps.players.selectors import PlayerStatus, StatusReason
 
 from . import selectors
-from .registry import XSD_DIR, Period, ReportInvalid, ReportType, market_setting, register
+from .registry import XSD_DIR, Period, ReportInvalid, ReportType, register
 
 NS = "http://cnjuego.gob.es/sci/v3.3.xsd"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 VERSION = "3.3"
 SUBRECORD_PLAYERS = 1000  # DGOJ: a record over 1,000 players is split into sub-records of at most 1,000
-XSD_PATH = XSD_DIR / "dgoj_monitorizacion_3.3.xsd"
+XSD_PATH = XSD_DIR / "dgoj_monitoring_v3_3.xsd"  # ours, not the regulator's file (REPORTS.md)
 
 
 @cache
@@ -73,9 +76,15 @@ def sign_batch(path: Path) -> Path:
 
 
 def fecha_hora(moment: datetime, time_zone: str) -> str:
-    """yyyymmddhhmmss+hhmm in the regulator's time zone (the offset says which)."""
+    """yyyymmddhhmmss+hhmm in the regulator's time zone (the offset says which): the schema's date-aaaammddhhmmssTZ."""
     local = moment.astimezone(ZoneInfo(time_zone))
     return local.strftime("%Y%m%d%H%M%S%z")
+
+
+def fecha_hora_local(moment: datetime, time_zone: str) -> str:
+    """yyyymmddhhmmss, no offset, in the regulator's time zone: the schema's date-aaaammddhhmmss (record
+    headers, the rectified record's date and a player's activation take no offset)."""
+    return moment.astimezone(ZoneInfo(time_zone)).strftime("%Y%m%d%H%M%S")
 
 
 def cantidad(minor: int, currency: str) -> str:
@@ -112,18 +121,22 @@ def _chunks(ids: Iterable[int], size: int) -> Iterator[list[int]]:
 
 class DgojReport(ReportType):
     fmt = "xml"
-    market = "ES"
     subtype: str  # RUD | CJD
     register_type: str  # RU | CJ
     xsi_type: str  # RegistroRUD | RegistroCJD
 
     @property
     def operator_id(self) -> str:
-        return market_setting(self.market, "operator_id")
+        return self.market.report_operator_id
 
     @property
     def store_id(self) -> str:
-        return market_setting(self.market, "store_id")
+        return self.market.report_store_id
+
+    @property
+    def fiscal_region(self) -> str:
+        """RUD's required RegionFiscal (01-22): the licence's, configured per market; we hold no per-player value."""
+        return self.market.report_fiscal_region
 
     def batch_id(self, *, period: Period, run) -> str:
         """Unique per store: the type, the period and our run id."""
@@ -176,12 +189,12 @@ class DgojReport(ReportType):
                         _e(cabecera, "RegistroId", record_id)
                         _e(cabecera, "SubregistroId", str(number))
                         _e(cabecera, "SubregistroTotal", str(subrecords))
-                        _e(cabecera, "Fecha", fecha_hora(generated, self.time_zone))
+                        _e(cabecera, "Fecha", fecha_hora_local(generated, self.time_zone))
                         if rectifies is not None:
                             # A correction resends the whole record and names the one it voids (REPORTS.md).
                             rectificacion = _e(cabecera, "Rectificacion")
                             _e(rectificacion, "RegistroId", rectifies.record_id)
-                            _e(rectificacion, "RegistroFecha", fecha_hora(rectifies.started_at, self.time_zone))
+                            _e(rectificacion, "RegistroFecha", fecha_hora_local(rectifies.started_at, self.time_zone))
                         xf.write(cabecera)
                         periodicity = etree.Element(f"{{{NS}}}Periodicidad", nsmap={None: NS})
                         periodicity.text = "Diaria" if self.period_kind == "day" else "Mensual"
@@ -211,20 +224,23 @@ _LIMIT_TYPES = {LimitKind.DEPOSIT: "Deposito", LimitKind.WAGER: "Participacion",
 # Our limits are rolling windows (apps.limits); the regulator's periods are day, Monday-Sunday week and
 # calendar month. We report the window the player chose under the regulator's name for it.
 _LIMIT_PERIODS = {LimitPeriod.DAY: "Diario", LimitPeriod.WEEK: "Semanal", LimitPeriod.MONTH: "Mensual"}
+# KYC document kinds -> the schema's TipoVerificacionDocumental (DOC document, SLF selfie, DOM proof of address, ...).
 _VERIFICATION_TYPES = {
-    "passport": "Documento",
-    "id_card": "Documento",
-    "driving_licence": "Documento",
-    "proof_of_address": "JustificanteDomicilio",
+    "passport": "DOC",
+    "id_card": "DOC",
+    "driving_licence": "DOC",
+    "proof_of_address": "DOM",
+    "selfie": "SLF",
 }
 
 
+# Our structured reasons -> the schema's MotivoEstado.
 _STATUS_REASONS = {
-    StatusReason.PLAYER_REQUEST: "SolicitudJugador",
+    StatusReason.PLAYER_REQUEST: "PeticionJugador",
     StatusReason.INACTIVITY: "Inactividad",
     StatusReason.SAFER_GAMBLING: "JuegoSeguro",
-    StatusReason.FRAUD_PAYMENT: "FraudeMedioPago",
-    StatusReason.TERMS_BREACH: "IncumplimientoCondiciones",
+    StatusReason.FRAUD_PAYMENT: "FraudeIdPagos",
+    StatusReason.TERMS_BREACH: "TyC",
     StatusReason.OTHER: "Otros",
 }
 
@@ -259,21 +275,22 @@ class DgojRudDaily(DgojReport):
             )
 
     def jugador(self, player, *, start, end, limits, exclusions, kyc, history, changed: bool):
+        """One RegistroRUD/Jugador, in the schema's order (a sequence: order is validity)."""
         tz = self.time_zone
         user = player.user
         jugador = etree.Element(f"{{{NS}}}Jugador", nsmap={None: NS})
-        ident = _e(jugador, "ID")
-        _e(ident, "OperadorId", self.operator_id)
-        _e(ident, "JugadorId", str(player.public_id))
+        _e(jugador, "JugadorId", str(player.public_id))
         # Activation is the first positive identity verification; a player still pending (PV) reports sign-up.
-        _e(jugador, "FechaActivacion", fecha_hora(player.activated_at or player.created_at, tz))
+        _e(jugador, "FechaActivacion", fecha_hora_local(player.activated_at or player.created_at, tz))
         marker = "A" if player.created_at >= start else "S" if changed else "N"
         _e(jugador, "CambiosEnDatos", marker)
+        _e(jugador, "RegionFiscal", self.fiscal_region)
         nationality = (player.nationality or player.country).upper()
         if player.country.upper() == "ES":
+            # Resident: nationality and DNI or NIE (the schema's one Documento element holds either).
             residente = _e(jugador, "Residente")
             _e(residente, "Nacionalidad", nationality)
-            _e(residente, "NIE" if _is_nie(player.id_document_number) else "DNI", player.id_document_number.upper())
+            _e(residente, "Documento", player.id_document_number.upper())
         else:
             residente = _e(jugador, "NoResidente")
             _e(residente, "Nacionalidad", nationality)
@@ -286,49 +303,63 @@ class DgojRudDaily(DgojReport):
         _e(jugador, "Apellido1", user.last_name)
         if player.second_surname:
             _e(jugador, "Apellido2", player.second_surname)
-        _e(jugador, "Sexo", player.sex or "X")
         _e(jugador, "Email", user.email)
         _e(jugador, "EmailVerificado", si_no(player.email_verified))
-        _e(jugador, "Telefono", player.phone)
-        _e(jugador, "TelefonoVerificado", si_no(player.phone_verified))
+        # The schema knows M and F only: a player who stated neither makes the file invalid (the run
+        # fails and says which), rather than our guessing.
+        _e(jugador, "Sexo", player.sex)
         domicilio = _e(jugador, "Domicilio")
         _e(domicilio, "Direccion", player.address_street)
         _e(domicilio, "Ciudad", player.address_city)
         _e(domicilio, "CP", player.address_postcode)
         _e(domicilio, "Pais", (player.address_country or player.country).upper())
+        _e(jugador, "Telefono", player.phone)
+        _e(jugador, "TelefonoVerificado", si_no(player.phone_verified))
         self._limites(jugador, player, limits)
         for exclusion in exclusions:
             item = _e(jugador, "Exclusion")
             if exclusion.permanent:
-                length, unit = "0", "Indefinida"
+                # The schema has no unit for "indefinite": 0 months is how we say it (documented in README).
+                length, unit = "0", "MES"
             else:
                 length = str(exclusion.length or 0)
-                unit = "Meses" if exclusion.length_unit == "months" else "Horas"
-            _e(item, "Duracion", length)
-            _e(item, "UnidadDuracion", unit)
-            _e(item, "FechaActivacion", fecha_hora(exclusion.starts_at, tz))
-            _e(item, "RenovacionAutomatica", "N")
-            _e(item, "FechaSolicitud", fecha_hora(exclusion.requested_at, tz))
+                unit = "MES" if exclusion.length_unit == "months" else "HORA"
+            _e(item, "Cantidad", length)
+            _e(item, "Unidad", unit)
+            _e(item, "FechaActivacionExclusion", fecha_hora(exclusion.starts_at, tz))
+            _e(item, "Autocontinuacion", "N")
+            _e(item, "FechaSolicitudCambioExclusion", fecha_hora(exclusion.requested_at, tz))
         estado = _e(jugador, "Estado")
-        _e(estado, "EstadoCNJ", estado_cnj(status=player.status, activated=player.activated_at is not None))
+        current = estado_cnj(status=player.status, activated=player.activated_at is not None)
+        _e(estado, "EstadoCNJ", current)
         _e(estado, "EstadoOperador", player.status)
-        if player.status in (PlayerStatus.SUSPENDED, PlayerStatus.CLOSED):
-            # The regulator asks for the reason when S or C; a row from before the code existed says "other".
-            _e(estado, "Motivo", _STATUS_REASONS.get(player.status_reason_code, "Otros"))
-        for change in history:
+        if current in ("S", "C"):
+            # Required when S or C; a row from before the reason code existed says "other".
+            motivo = _e(estado, "Motivo")
+            _e(motivo, "MotivoSC", _STATUS_REASONS.get(player.status_reason_code, "Otros"))
+            _e(motivo, "DescripcionSC", (player.status_reason or player.get_status_display())[:1000])
+        # Only the changes in the period; with none, the current status since the player's last change.
+        changes = history or [{"status": player.status, "activated_at": player.activated_at,
+                               "history_date": player.status_changed_at or player.created_at}]
+        for change in changes:
             item = _e(estado, "Historico")
             _e(item, "EstadoCNJ", estado_cnj(status=change["status"], activated=change["activated_at"] is not None))
             _e(item, "EstadoOperador", change["status"])
             _e(item, "Desde", fecha_hora(change["history_date"], tz))
         # No check against the national identity service (SVDI) is integrated yet.
         _e(jugador, "VSVDI", "N")
+        documents = []
         if kyc is not None:
             case, documents = kyc
-            for document in documents:
-                item = _e(jugador, "VerificacionDocumental")
-                _e(item, "TipoVerificacion", _VERIFICATION_TYPES.get(document.kind, "Otro"))
-                _e(item, "Fecha", fecha_hora(case.approved_at or document.submitted_at or document.uploaded_at, tz))
-        _e(jugador, "JugadorPrueba", si_no(player.is_test_player))
+        _e(jugador, "VDocumental", si_no(bool(documents)))
+        for document in documents:
+            item = _e(jugador, "TipoVDocumental")
+            tipo = _VERIFICATION_TYPES.get(document.kind, "OTR")
+            _e(item, "Tipo", tipo)
+            if tipo == "OTR":
+                _e(item, "OtroEspecificar", document.kind[:50])
+            _e(item, "FVDocumental", fecha_hora(case.approved_at or document.submitted_at or document.uploaded_at, tz))
+        _e(jugador, "JugadorTest", si_no(player.is_test_player))
         if player.signup_ip:
             _e(jugador, "IP", player.signup_ip)
         if player.signup_device:
@@ -337,29 +368,29 @@ class DgojRudDaily(DgojReport):
             _e(jugador, "IdDispositivo", player.device_id)
         return jugador
 
-    def _limites(self, jugador, player, limits) -> None:
+    def _limite(self, jugador, *, kind: str, period: str, amount: str, activated, requested) -> None:
         tz = self.time_zone
-        block = _e(jugador, "LimitesJugador")
+        item = _e(jugador, "LimitesJugador")
+        _e(item, "TipoLimite", kind)
+        _e(item, "PeriodoLimite", period)
+        _e(item, "Cantidad", amount)
+        _e(item, "UnidadLimite", "EUR")
+        _e(item, "FechaActivacionLimite", fecha_hora(activated, tz))
+        _e(item, "FechaSolicitudCambioLimite", fecha_hora(requested, tz))
+
+    def _limites(self, jugador, player, limits) -> None:
         seen = set()
         for limit in limits:
-            item = _e(block, "Limite")
-            _e(item, "TipoLimite", _LIMIT_TYPES.get(limit.kind, "Deposito"))
-            _e(item, "PeriodoLimite", _LIMIT_PERIODS[limit.period])
             # A removed limit (no amount in force) is -1 (REPORTS.md).
-            removed = -(10 ** minor_units(limit.currency))
-            _importe(item, "Importe", {limit.currency: limit.amount_minor if limit.amount_minor is not None else removed})
-            _e(item, "FechaActivacion", fecha_hora(limit.activated_at or limit.requested_at, tz))
-            _e(item, "FechaSolicitud", fecha_hora(limit.requested_at, tz))
+            amount = cantidad(limit.amount_minor, limit.currency) if limit.amount_minor is not None else "-1.00"
+            self._limite(jugador, kind=_LIMIT_TYPES.get(limit.kind, "Deposito"), period=_LIMIT_PERIODS[limit.period], amount=amount,
+                         activated=limit.activated_at or limit.requested_at, requested=limit.requested_at)
             seen.add((limit.kind, limit.period))
         # Deposit limits for all three periods are mandatory: a period the player never limited is -1.
         for period in (LimitPeriod.DAY, LimitPeriod.WEEK, LimitPeriod.MONTH):
-            if (LimitKind.DEPOSIT, period) in seen:
-                continue
-            item = _e(block, "Limite")
-            _e(item, "TipoLimite", "Deposito")
-            _e(item, "PeriodoLimite", _LIMIT_PERIODS[period])
-            _importe(item, "Importe", {player.currency: -(10 ** minor_units(player.currency))})
-            _e(item, "FechaActivacion", fecha_hora(player.created_at, tz))
+            if (LimitKind.DEPOSIT, period) not in seen:
+                self._limite(jugador, kind="Deposito", period=_LIMIT_PERIODS[period], amount="-1.00",
+                             activated=player.created_at, requested=player.created_at)
 
 
 @register
@@ -455,6 +486,7 @@ def _operation(payment, *, at, unit: str, minor: int, method: str, result: str) 
         "at": at, "unit": unit, "minor": minor, "method": method, "result": result,
         "ip": getattr(payment, "ip_address", None),
         "device": getattr(payment, "device", ""),
+
         "last4": getattr(payment, "card_last4", ""),
         "holder_verified": getattr(payment, "holder_verified", False),
     }
@@ -501,17 +533,16 @@ class DgojCjdDaily(DgojReport):
         accounts = cjd_accounts(ids=ids, start=start, end=end)
         _operations_for(ids, start, end, accounts)
         public_ids = dict(selectors.players_for_registry_ids(player_ids=ids))
+        device_ids = selectors.player_device_ids(player_ids=ids)
         for player_id in ids:
-            yield self.jugador(accounts[player_id], public_id=str(public_ids[player_id]))
+            yield self.jugador(accounts[player_id], public_id=str(public_ids[player_id]), device_id=device_ids.get(player_id, ""))
 
-    def jugador(self, account: PlayerAccount, *, public_id: str):
+    def jugador(self, account: PlayerAccount, *, public_id: str, device_id: str = ""):
         tz = self.time_zone
         unit = sorted(account.currencies)[0] if account.currencies else "EUR"
         zero = {unit: 0}
         jugador = etree.Element(f"{{{NS}}}Jugador", nsmap={None: NS})
-        ident = _e(jugador, "ID")
-        _e(ident, "OperadorId", self.operator_id)
-        _e(ident, "JugadorId", public_id)
+        _e(jugador, "JugadorId", public_id)
         _importe(jugador, "SaldoInicial", dict(account.opening) or zero)
         for block in ("Depositos", "Retiradas"):
             element = _e(jugador, block)
@@ -522,22 +553,26 @@ class DgojCjdDaily(DgojReport):
                 _e(item, "Fecha", fecha_hora(op["at"], tz))
                 _e(item, "Importe", cantidad(op["minor"], op["unit"]))
                 _e(item, "MedioPago", op["method"])
-                _e(item, "TipoMedioPago", method_type(op["method"]))
+                code = method_type(op["method"])
+                _e(item, "TipoMedioPago", code)
+                if code == "99":
+                    _e(item, "OtroTipoEspecificar", op["method"][:100])
                 _e(item, "TitularidadVerificada", si_no(op["holder_verified"]))
                 _e(item, "ResultadoOperacion", op["result"])
-                if op["ip"]:
-                    _e(item, "IP", op["ip"])
-                if op["device"]:
-                    _e(item, "Dispositivo", op["device"])
+                # IP, device class and device id are required: what we did not capture is sent empty
+                # (IP, device id) or OT (device class), never invented.
+                _e(item, "IP", str(op["ip"] or ""))
+                _e(item, "Dispositivo", op["device"] or "OT")
+                # The device id is the one the player registered with: operations do not record their own yet.
+                _e(item, "IdDispositivo", device_id[:100])
                 if op["last4"]:
-                    _e(item, "UltimosDigitos", op["last4"])
+                    _e(item, "UltimosDigitosMedioPago", op["last4"])
         for block in ("Participacion", "ParticipacionDevolucion", "Premios", "AjustePremios"):
             element = _e(jugador, block)
             total = {u: abs(m) for u, m in account.total(block).items()}
             _importe(element, "Total", total or zero)
             for game_type, lines in sorted(account.blocks[block].items()):
                 item = _e(element, "Desglose")
-                _e(item, "OperadorId", self.operator_id)
                 _e(item, "TipoJuego", game_type)
                 _importe(item, "Importe", {u: abs(m) for u, m in lines.items()})
         for block in ("Trans_IN", "Trans_OUT"):
@@ -548,7 +583,6 @@ class DgojCjdDaily(DgojReport):
             if concept == "__netting__":
                 continue
             item = _e(otros, "Desglose")
-            _e(item, "OperadorId", self.operator_id)
             _e(item, "Concepto", concept)
             _importe(item, "Importe", dict(lines))
         closing = account.closing or zero

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
+from apps.markets import selectors as markets_selectors
+from apps.markets.selectors import MarketPolicy
 
 XSD_DIR = Path(__file__).resolve().parent / "xsd"
 
@@ -108,13 +109,17 @@ class ReportType:
     period_kind: ClassVar[str]  # "day" | "month" | "quarter"
     fmt: ClassVar[str]  # "csv" | "xml"
     description: ClassVar[str] = ""
-    # The market whose regulator receives the file: its time zone and tax rate come from settings
-    # (REPORTS_MARKETS) until apps.markets holds per-licence rules; this attribute is the seam.
-    market: ClassVar[str] = "ES"
+
+    @property
+    def market(self) -> MarketPolicy:
+        """The licence that files this type (the market whose report set lists it, in the admin): its
+        calendar, regulator ids and tax rate are the report's. Read per use, so an admin change applies
+        to the next run."""
+        return markets_selectors.market_for_report(self.code)
 
     @property
     def time_zone(self) -> str:
-        return market_setting(self.market, "time_zone")
+        return self.market.report_time_zone
 
     def file_name(self, *, period: Period, run) -> str:
         return f"{self.code}_{period.label}_v{run.version}.{self.fmt}"
@@ -139,19 +144,3 @@ def report_type(code: str) -> ReportType:
         return REGISTRY[code]
     except KeyError:
         raise KeyError(f"Unknown report type {code!r}; known: {', '.join(sorted(REGISTRY))}.") from None
-
-
-DEFAULT_MARKETS = {
-    # Spain: DGOJ. Periods in Madrid time; the gaming tax (Ley 13/2011, art. 48) is 20 % of GGR.
-    "ES": {"time_zone": "Europe/Madrid", "tax_rate": "0.20", "operator_id": "OP01", "store_id": "ALM01"},
-    # Great Britain: UKGC returns by quarter in UK time; Remote Gaming Duty is set per Finance Act.
-    "GB": {"time_zone": "Europe/London", "tax_rate": "0.21", "operator_id": "", "store_id": ""},
-}
-
-
-def market_setting(market: str, key: str) -> str:
-    """A market's reporting parameter: settings.REPORTS_MARKETS overrides the defaults above."""
-    configured = getattr(settings, "REPORTS_MARKETS", {}).get(market, {})
-    if key in configured:
-        return configured[key]
-    return DEFAULT_MARKETS[market][key]

@@ -31,7 +31,10 @@ from .registry import REGISTRY, ReportInvalid, parse_period, report_type
 logger = logging.getLogger(__name__)
 
 # A run still `running` after this long belongs to a worker that died (the largest monthly CJD takes minutes).
-STALE_AFTER = timedelta(hours=2)
+# A run still `running` this long after it started belongs to a dead worker. Short enough that a daily DGOJ
+# file started at 02:15 Madrid time and lost is produced again before its 04:00 deadline (REPORTS.md);
+# a slow run that is still alive loses nothing (its _finish refuses once the sweeper failed it).
+STALE_AFTER = timedelta(minutes=int(getattr(settings, "REPORTS_STALE_AFTER_MINUTES", 40)))
 
 
 def _validated(report_type_code: str, period: str) -> str:

@@ -309,15 +309,8 @@ AML_EVENTS_PUBLISHER = env(
     "AML_EVENTS_PUBLISHER", default="apps.aml.events.RedisStreamsPublisher" if AML_EVENTS_REDIS_URL else ""
 )
 AML_EVENTS_PREFIX = env("AML_EVENTS_PREFIX", default="casino:events:")
-# Regulatory reports: per-market time zone, tax rate and the regulator's operator/store ids (apps.reports.registry
-# holds the defaults: Spain in Europe/Madrid at 20 % of GGR). A seam until apps.markets holds per-licence rules.
-REPORTS_MARKETS = {
-    "ES": {
-        "operator_id": env("DGOJ_OPERATOR_ID", default="OP01"),
-        "store_id": env("DGOJ_STORE_ID", default="ALM01"),
-        "tax_rate": env("DGOJ_GAMING_TAX_RATE", default="0.20"),
-    },
-}
+# Regulatory reports: each market's report set, time zone, regulator ids and gaming tax are Market rows
+# (apps.markets, editable in the admin with history); apps.reports reads them through markets.selectors.
 
 # Staff roles that must pass a TOTP second factor before the admin opens (README "Back-office"). Optional in
 # the demo and tests (empty); production.py requires it of operators and compliance officers.

@@ -8,7 +8,7 @@ import pytest
 
 from apps.aml import services
 from apps.aml.models import AmlAlert
-from apps.core.errors import AccountUnderReview
+from apps.core.errors import AccountUnderReview, InvalidState, ValidationFailed
 from apps.payments import services as payments
 from apps.payments.models import Withdrawal, WithdrawalStatus
 
@@ -56,6 +56,10 @@ def test_a_pending_withdrawal_cannot_be_approved_while_frozen(player, post, swee
     assert Withdrawal.objects.get(pk=withdrawal.pk).status == WithdrawalStatus.REQUESTED
     services.alert_transition(alert_id=alert.pk, actor=officer, action="investigate", note="n")
     services.alert_transition(alert_id=alert.pk, actor=officer, action="escalate", note="SAR filed", sar_reference="FIU-1")
+    # A SAR filed is not a player cleared: the freeze holds until an officer lifts it, with a note.
+    with pytest.raises(AccountUnderReview):
+        payments.withdrawal_approve(withdrawal=withdrawal, actor=operator)
+    services.alert_lift_freeze(alert_id=alert.pk, actor=officer, note="FIU acknowledged, no hold order")
     assert payments.withdrawal_approve(withdrawal=withdrawal, actor=operator).status == WithdrawalStatus.APPROVED
 
 
@@ -81,3 +85,20 @@ def test_only_compliance_works_alerts(player, post, sweep, operator):
         services.alert_transition(alert_id=alert.pk, actor=operator, action="investigate", note="n")
     with pytest.raises(PermissionDenied):
         services.alert_freeze_withdrawals(alert_id=alert.pk, actor=operator, note="n")
+
+
+def test_escalating_keeps_the_freeze_and_only_a_noted_lift_releases_it(player, player_client, post, sweep, officer):
+    alert = _critical(player, post, sweep)
+    services.alert_transition(alert_id=alert.pk, actor=officer, action="investigate", note="checking")
+    services.alert_transition(alert_id=alert.pk, actor=officer, action="escalate", note="SAR", sar_reference="FIU-2026-7")
+    response = player_client.post("/api/v1/wallet/withdrawals", {"amount": "100.00"}, format="json", HTTP_IDEMPOTENCY_KEY="e1")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "account_under_review"
+    with pytest.raises(ValidationFailed):
+        services.alert_lift_freeze(alert_id=alert.pk, actor=officer, note="  ")
+    lifted = services.alert_lift_freeze(alert_id=alert.pk, actor=officer, note="FIU: no objection to release")
+    assert (lifted.status, lifted.freezes_withdrawals) == ("escalated", False)
+    assert lifted.history.first().history_change_reason.startswith("withdrawal freeze lifted")
+    response = player_client.post("/api/v1/wallet/withdrawals", {"amount": "100.00"}, format="json", HTTP_IDEMPOTENCY_KEY="e2")
+    assert response.status_code == 201
+    with pytest.raises(InvalidState):  # nothing left to lift
+        services.alert_lift_freeze(alert_id=alert.pk, actor=officer, note="again")

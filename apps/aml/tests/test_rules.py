@@ -9,7 +9,7 @@ import pytest
 from apps.aml import services
 from apps.aml.models import AlertLevel, AmlAlert, AmlHit, AmlRule, RuleKind, Watermark, level_for_score
 
-from .conftest import T0
+from .conftest import T0, money
 
 pytestmark = pytest.mark.django_db
 
@@ -235,3 +235,59 @@ def test_a_public_login_ip_shared_by_three_players_counts(make_player, api_clien
     alerts = AmlAlert.objects.filter(rule=RuleKind.SHARED_IDENTITY)
     assert sorted(a.player_id for a in alerts) == sorted(p.pk for p in players)
     assert alerts[0].evidence["hits"][0]["value"] == "185.199.108.77"
+
+
+def test_hits_within_the_rules_window_add_into_one_alert_and_later_ones_open_another(player, post, sweep):
+    for i in range(5):
+        post("deposit", player, "10.00", at=T0 + timedelta(minutes=i))
+    post("deposit", player, "6000.00", at=T0 + timedelta(minutes=30))  # large: within its window of the velocity hits
+    sweep()
+    first = AmlAlert.objects.get()
+    assert {h.rule for h in first.hits.all()} == {RuleKind.DEPOSIT_VELOCITY, RuleKind.LARGE_TRANSACTION}
+    assert (first.first_hit_at, first.last_hit_at) == (T0 + timedelta(minutes=4), T0 + timedelta(minutes=30))
+    hits_before = first.hits.count()
+    # A second burst three days later is a new pattern, not more of the same case, though the first is still open.
+    for i in range(5):
+        post("deposit", player, "10.00", at=T0 + timedelta(days=3, minutes=i))
+    sweep(T0 + timedelta(days=3, hours=1))
+    alerts = list(AmlAlert.objects.order_by("id"))
+    assert len(alerts) == 2 and [a.status for a in alerts] == ["open", "open"]
+    assert alerts[1].hits.get().rule == RuleKind.DEPOSIT_VELOCITY and alerts[1].first_hit_at == T0 + timedelta(days=3, minutes=4)
+    assert AmlAlert.objects.get(pk=first.pk).hits.count() == hits_before  # the first case did not grow
+
+
+def test_the_sweep_records_many_players_alerts_with_one_history_row_each(make_player, post, sweep):
+    players = [make_player() for _ in range(4)]
+    for p in players:
+        for i in range(5):
+            post("deposit", p, "10.00", at=T0 + timedelta(minutes=i))
+    result = sweep()
+    assert result.alerts == 4
+    for alert in AmlAlert.objects.all():
+        assert alert.history.count() == 1 and alert.history.get().history_type == "+"
+        assert alert.score == 40 and alert.hits.count() == 1
+    post("deposit", players[0], "6000.00", at=T0 + timedelta(minutes=20))
+    sweep(T0 + timedelta(hours=1))
+    grown = AmlAlert.objects.get(player=players[0])
+    assert grown.score == 90 and grown.level == "critical" and grown.freezes_withdrawals
+    assert grown.history.count() == 2 and grown.history.first().history_change_reason == "new hits added"
+
+
+def test_one_payment_instrument_funding_three_players_is_shared_identity(make_player, settings):
+    from apps.payments import services as payments
+    from apps.payments.models import Deposit
+
+    settings.PAYMENTS_DEPOSIT_METHODS = ["sandbox_async"]
+    trio = [make_player() for _ in range(3)]
+    other = make_player()
+    for n, p in enumerate([*trio, other]):
+        deposit = payments.deposit_create(player=p, amount=money("20.00"), method="sandbox_async", idempotency_key=f"fp{n}")
+        token = "tok_card_A" if p in trio else "tok_card_B"
+        payments.deposit_complete(deposit_id=deposit.pk, card_last4="4242", instrument_token=token)
+    fingerprints = set(Deposit.objects.values_list("instrument_fingerprint", flat=True))
+    assert len(fingerprints) == 2 and all(len(fp) == 64 and "4242" not in fp for fp in fingerprints)
+    _shared_sweep()
+    alerts = AmlAlert.objects.filter(rule=RuleKind.SHARED_IDENTITY)
+    assert sorted(a.player_id for a in alerts) == sorted(p.pk for p in trio)
+    hit = alerts[0].evidence["hits"][0]
+    assert hit["identifier"] == "instrument" and "tok_card_A" not in str(hit)

@@ -36,7 +36,7 @@ def _amount(element, path: str) -> Decimal:
 
 
 def _jugador(root, public_id) -> etree._Element:
-    (found,) = [j for j in root.iterfind(".//d:Jugador", NS) if j.findtext("d:ID/d:JugadorId", namespaces=NS) == str(public_id)]
+    (found,) = [j for j in root.iterfind(".//d:Jugador", NS) if j.findtext("d:JugadorId", namespaces=NS) == str(public_id)]
     return found
 
 
@@ -107,8 +107,15 @@ def test_ggr_daily_per_game_with_the_spanish_tax(world):
     ]
 
 
-def test_ggr_tax_rate_comes_from_settings(world, settings):
-    settings.REPORTS_MARKETS = {"ES": {"tax_rate": "0.25"}}
+def test_ggr_tax_rate_comes_from_the_market_that_files_it(world):
+    from apps.markets.models import Market
+    from apps.markets.selectors import clear_policy_cache
+
+    (market,) = [m for m in Market.objects.all() if "ggr_daily" in m.reports]
+    market.gaming_tax_rate = Decimal("0.25")
+    market.save()  # as the admin does: with history, and the policy cache is cleared on save
+    assert market.history.first().gaming_tax_rate == Decimal("0.25")
+    clear_policy_cache()
     rows = _csv(run_report("ggr_daily", DAY1.isoformat()))
     assert [(r["tax_rate"], r["tax"]) for r in rows] == [("0.25", "21.25"), ("0.25", "0.00")]
 
@@ -149,9 +156,15 @@ def test_cjd_daily_field_by_field(world):
     ]
     assert ops == [("OK", Decimal("100.00")), ("CM", Decimal("30.00"))]
     first = alice.find("d:Depositos/d:Operaciones", NS)
-    fields = ("Fecha", "MedioPago", "TipoMedioPago", "TitularidadVerificada", "IP", "Dispositivo", "UltimosDigitos")
+    fields = ("Fecha", "MedioPago", "TipoMedioPago", "OtroTipoEspecificar", "TitularidadVerificada", "IP", "Dispositivo",
+              "IdDispositivo", "UltimosDigitosMedioPago")
     assert [first.findtext(f"d:{f}", namespaces=NS) for f in fields] == [
-        "20261110100000+0100", "sandbox_async", "99", "S", "192.0.2.11", "MO", "4242"
+        "20261110100000+0100", "sandbox_async", "99", "sandbox_async", "S", "192.0.2.11", "MO", "dev-1", "4242"
+    ]
+    # The regulator's element order (the schema's sequence), not just the names.
+    assert [etree.QName(child).localname for child in first] == [
+        "Fecha", "Importe", "MedioPago", "TipoMedioPago", "OtroTipoEspecificar", "TitularidadVerificada", "ResultadoOperacion",
+        "IP", "Dispositivo", "IdDispositivo", "UltimosDigitosMedioPago",
     ]
     ops = [
         (o.findtext("d:ResultadoOperacion", namespaces=NS), _amount(o, "d:Importe"))
@@ -161,7 +174,6 @@ def test_cjd_daily_field_by_field(world):
     assert _amount(alice, "d:Retiradas/d:Total") == Decimal("25.00")
     stakes = {d.findtext("d:TipoJuego", namespaces=NS): _amount(d, "d:Importe") for d in alice.iterfind("d:Participacion/d:Desglose", NS)}
     assert stakes == {"AZA": Decimal("10.00"), "RLT": Decimal("20.00")}
-    assert {d.findtext("d:OperadorId", namespaces=NS) for d in alice.iterfind("d:Participacion/d:Desglose", NS)} == {"OP01"}
     assert _amount(alice, "d:Participacion/d:Total") == Decimal("30.00")
     assert _amount(alice, "d:ParticipacionDevolucion/d:Total") == Decimal("10.00")
     assert _amount(alice, "d:Premios/d:Total") == Decimal("35.00")
@@ -213,7 +225,7 @@ def test_balance_rule_across_two_consecutive_days(world):
     ]
     assert ops == ["CO"]
     # Bruno did not move on day 2: daily CJD holds only accounts with movement.
-    assert [j.findtext("d:ID/d:JugadorId", namespaces=NS) for j in day2.iterfind(".//d:Jugador", NS)] == [str(world.alice.public_id)]
+    assert [j.findtext("d:JugadorId", namespaces=NS) for j in day2.iterfind(".//d:Jugador", NS)] == [str(world.alice.public_id)]
 
 
 def test_cjd_monthly_holds_every_account_and_the_rule(world):
@@ -236,8 +248,9 @@ def test_rud_daily_field_by_field(world):
     alice = _jugador(root, world.alice.public_id)
     text = lambda path: alice.findtext(path, namespaces=NS)  # noqa: E731
     assert text("d:CambiosEnDatos") == "A"
-    assert text("d:FechaActivacion") == "20261110090000+0100"
-    assert (text("d:Residente/d:Nacionalidad"), text("d:Residente/d:DNI")) == ("ES", "12345678Z")
+    assert text("d:FechaActivacion") == "20261110090000"  # Madrid time; the schema's activation takes no offset
+    assert text("d:RegionFiscal") == "01"
+    assert (text("d:Residente/d:Nacionalidad"), text("d:Residente/d:Documento")) == ("ES", "12345678Z")
     assert (text("d:Nombre"), text("d:Apellido1"), text("d:Apellido2"), text("d:Sexo")) == ("Alicia", "López", "García", "F")
     assert (text("d:FechaNacimiento"), text("d:Login"), text("d:EmailVerificado"), text("d:TelefonoVerificado")) == (
         "19850314",
@@ -247,8 +260,8 @@ def test_rud_daily_field_by_field(world):
     )
     assert (text("d:Domicilio/d:CP"), text("d:Domicilio/d:Pais")) == ("28013", "ES")
     limits = [
-        (lim.findtext("d:TipoLimite", namespaces=NS), lim.findtext("d:PeriodoLimite", namespaces=NS), _amount(lim, "d:Importe"))
-        for lim in alice.iterfind("d:LimitesJugador/d:Limite", NS)
+        (lim.findtext("d:TipoLimite", namespaces=NS), lim.findtext("d:PeriodoLimite", namespaces=NS), _amount(lim, "d:Cantidad"))
+        for lim in alice.iterfind("d:LimitesJugador", NS)
     ]
     # DGOJ players have the mandatory deposit limits from registration (apps.markets, dgoj): the week and
     # month ones at the rule's 1,500 / 3,000 EUR, the day one at the 500 Alicia chose lower.
@@ -261,11 +274,11 @@ def test_rud_daily_field_by_field(world):
     assert text("d:Estado/d:EstadoCNJ") == "A"
     assert (text("d:IP"), text("d:Dispositivo")) == ("192.0.2.10", "MO")
     bruno = _jugador(root, world.bruno.public_id)
-    assert bruno.findtext("d:Residente/d:NIE", namespaces=NS) == "X1234567L"
+    assert bruno.findtext("d:Residente/d:Documento", namespaces=NS) == "X1234567L"
     assert bruno.findtext("d:Estado/d:EstadoCNJ", namespaces=NS) == "AE"
     assert bruno.findtext("d:Estado/d:EstadoOperador", namespaces=NS) == "self_excluded"
     (exclusion,) = bruno.findall("d:Exclusion", NS)
-    assert (exclusion.findtext("d:Duracion", namespaces=NS), exclusion.findtext("d:UnidadDuracion", namespaces=NS)) == ("6", "Meses")
+    assert (exclusion.findtext("d:Cantidad", namespaces=NS), exclusion.findtext("d:Unidad", namespaces=NS)) == ("6", "MES")
     assert [h.findtext("d:EstadoCNJ", namespaces=NS) for h in bruno.iterfind("d:Estado/d:Historico", NS)] == ["PV", "AE"]
 
 
@@ -278,10 +291,11 @@ def test_rud_daily_next_day_holds_only_changed_players_and_monthly_holds_all(wor
         player_suspend(player=world.alice, actor=world.officer, reason="fraud check", reason_code="fraud_payment")
     root = _xml(run_report("dgoj_rud_daily", DAY2.isoformat()))
     (alice,) = root.findall(".//d:Jugador", NS)
-    assert alice.findtext("d:ID/d:JugadorId", namespaces=NS) == str(world.alice.public_id)
+    assert alice.findtext("d:JugadorId", namespaces=NS) == str(world.alice.public_id)
     assert alice.findtext("d:CambiosEnDatos", namespaces=NS) == "S"
     assert alice.findtext("d:Estado/d:EstadoCNJ", namespaces=NS) == "S"
-    assert alice.findtext("d:Estado/d:Motivo", namespaces=NS) == "FraudeMedioPago"
+    assert alice.findtext("d:Estado/d:Motivo/d:MotivoSC", namespaces=NS) == "FraudeIdPagos"
+    assert alice.findtext("d:Estado/d:Motivo/d:DescripcionSC", namespaces=NS) == "fraud check"
     monthly = _xml(run_report("dgoj_rud_monthly", "2026-11"))
     assert len(monthly.findall(".//d:Jugador", NS)) == 2
 
@@ -330,8 +344,9 @@ def test_rud_reports_the_documentary_verification_and_activation_from_kyc(world)
     root = _xml(run_report("dgoj_rud_daily", DAY2.isoformat()))
     bruno = _jugador(root, world.bruno.public_id)
     assert bruno.findtext("d:CambiosEnDatos", namespaces=NS) == "S"
-    assert bruno.findtext("d:FechaActivacion", namespaces=NS) == "20261111100000+0100"
-    (verification,) = bruno.findall("d:VerificacionDocumental", NS)
-    assert verification.findtext("d:TipoVerificacion", namespaces=NS) == "Documento"
-    assert verification.findtext("d:Fecha", namespaces=NS) == "20261111100000+0100"
+    assert bruno.findtext("d:FechaActivacion", namespaces=NS) == "20261111100000"
+    assert bruno.findtext("d:VDocumental", namespaces=NS) == "S"
+    (verification,) = bruno.findall("d:TipoVDocumental", NS)
+    assert verification.findtext("d:Tipo", namespaces=NS) == "DOC"
+    assert verification.findtext("d:FVDocumental", namespaces=NS) == "20261111100000+0100"
     assert bruno.findtext("d:VSVDI", namespaces=NS) == "N"  # no check against the national identity service yet
