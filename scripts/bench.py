@@ -74,6 +74,9 @@ def parse_args() -> argparse.Namespace:
         "server_side_binding / prepare_threshold), to see what that setting would buy.",
     )
     parser.add_argument("--profile", action="store_true", help="Profile client 0 of each scenario into bench/profiles/ (pyinstrument).")
+    parser.add_argument(
+        "--only", default="", help="Comma-separated scenario names to run (e.g. engine_many,round_many); default: all."
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="Where to write the results as JSON.")
     return parser.parse_args()
 
@@ -356,6 +359,8 @@ def main() -> None:
     adjacent: dict[tuple[str, str], float] = {}
     for scenario, ids in (("1 hot wallet", [hot_id]), (f"{args.wallets} wallets", many_ids)):
         for path in ("game", "engine", "round"):
+            if args.only and scenario_name(scenario, path) not in args.only.split(","):
+                continue
             print(f"Ledger: {scenario}, {PATHS[path]}, {args.clients} client processes, {args.seconds}s ...", flush=True)
             checkpoint(ledger_url)
             rates[(scenario, path)] = run_scenario(
