@@ -5,7 +5,11 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-django_asgi_app = get_asgi_application()
+
+from apps.core.asgi import BoundedThreads  # noqa: E402
+
+# Each process serves HTTP on ASGI_THREADS reused threads, each with one persistent DB connection (apps.core.asgi).
+django_asgi_app = BoundedThreads(get_asgi_application(), threads=int(os.environ.get("ASGI_THREADS", "4")))
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
