@@ -57,3 +57,33 @@ def test_other_scopes_pass_through_untouched():
     assert calls == ["websocket"]
     with pytest.raises(ValueError):
         BoundedThreads(app, threads=0)
+
+
+def test_the_project_asgi_handler_serves_a_request_through_the_sync_chain():
+    """The handler config.asgi uses (no database here): the middleware chain runs as under WSGI, entered with one hop."""
+    from apps.core.asgi import SyncChainASGIHandler
+
+    handler = SyncChainASGIHandler()
+    assert not asyncio.iscoroutinefunction(handler._middleware_chain.func)  # a sync chain behind one sync_to_async
+    sent: list[dict] = []
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": "/healthz/live", "raw_path": b"/healthz/live", "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 1234), "server": ("testserver", 80),
+    }
+
+    requests = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive():
+        if requests:
+            return requests.pop()
+        await asyncio.sleep(3600)  # the client stays connected; Django cancels its disconnect listener when done
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(BoundedThreads(handler, threads=1)(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 200 and body == b'{"status": "ok"}'
+    assert (b"x-content-type-options", b"nosniff") in [(k.lower(), v) for k, v in start["headers"]]
