@@ -265,6 +265,13 @@ _ROUND_POST = (
 )
 
 
+def _round_post_in_database(args: list) -> tuple:
+    """Call games_round_post (migration 0004): the whole round in one statement; returns its one row."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ROUND_POST, args)
+        return cursor.fetchone()
+
+
 def _round_play_in_database(*, player, session_id: int, stake: Money, choices: dict[str, Any], idempotency_key: str) -> Round | None:
     """The plain round in one statement; None when round_play must take its step-by-step path.
 
@@ -299,9 +306,7 @@ def _round_play_in_database(*, player, session_id: int, stake: Money, choices: d
             adapt(parsed, None), adapt(play.outcome, None), variance, adapt(metadata, None), reference, json.dumps(reference),
             ledger_services.counterparty_shard(player),
         ]
-        with connection.cursor() as cursor:
-            cursor.execute(_ROUND_POST, args)
-            status, round_id, bet_id, win_id, balance = cursor.fetchone()
+        status, round_id, bet_id, win_id, balance = _round_post_in_database(args)
         if status == "retry":
             continue
         if status != "posted":
