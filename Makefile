@@ -60,7 +60,8 @@ lint: venv
 fmt: venv
 	$(VENV)/bin/ruff check --fix .
 
-## make bench: ledger postings/s through the service layer vs pgbench TPC-B on the same server
+## make bench: ledger postings/s through the service layer vs pgbench TPC-B on the same server, then HTTP
+## (round, caleta_bet, wallet, trivial) on the Procfile's web server; verify_ledger after each; bench/results/latest.json
 bench: venv services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/bench.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/bench_aml.py

@@ -2,10 +2,13 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-django_asgi_app = get_asgi_application()
+
+from apps.core.asgi import BoundedThreads, get_asgi_application
+
+# Each process serves HTTP on ASGI_THREADS reused threads, each with one persistent DB connection, the middleware
+# chain and the view run in that thread as under WSGI (apps.core.asgi: measured, README "Web servers").
+django_asgi_app = BoundedThreads(get_asgi_application(), threads=int(os.environ.get("ASGI_THREADS", "4")))
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.backoffice import two_factor
 from apps.core.api import api_not_found
-from apps.core.views import healthz
+from apps.core.views import healthz, healthz_live
 
 admin.site.site_header = "Casino back-office"
 admin.site.site_title = "Casino back-office"
@@ -25,6 +25,7 @@ urlpatterns = [
     path("admin/2fa/verify/", two_factor.verify, name="backoffice_2fa_verify"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("healthz/live", healthz_live, name="healthz-live"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include(api_v1)),

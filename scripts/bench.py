@@ -74,6 +74,14 @@ def parse_args() -> argparse.Namespace:
         "server_side_binding / prepare_threshold), to see what that setting would buy.",
     )
     parser.add_argument("--profile", action="store_true", help="Profile client 0 of each scenario into bench/profiles/ (pyinstrument).")
+    parser.add_argument(
+        "--only", default="", help="Comma-separated scenario names to run (e.g. engine_many,round_many); default: all."
+    )
+    parser.add_argument("--no-http", action="store_true", help="Skip the HTTP part (scripts/bench_http.py).")
+    parser.add_argument("--http-clients", type=int, default=50, help="Closed-loop HTTP clients.")
+    parser.add_argument(
+        "--http-port", type=int, default=int(os.environ.get("BENCH_HTTP_PORT", "8110")), help="Loopback port of the web server."
+    )
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json", help="Where to write the results as JSON.")
     return parser.parse_args()
 
@@ -356,6 +364,8 @@ def main() -> None:
     adjacent: dict[tuple[str, str], float] = {}
     for scenario, ids in (("1 hot wallet", [hot_id]), (f"{args.wallets} wallets", many_ids)):
         for path in ("game", "engine", "round"):
+            if args.only and scenario_name(scenario, path) not in args.only.split(","):
+                continue
             print(f"Ledger: {scenario}, {PATHS[path]}, {args.clients} client processes, {args.seconds}s ...", flush=True)
             checkpoint(ledger_url)
             rates[(scenario, path)] = run_scenario(
@@ -377,10 +387,17 @@ def main() -> None:
         around = adjacent[(scenario, path)]
         print(f"{scenario:<15} {PATHS[path]:<41} {rate:>10.0f} {around:>11.0f} {rate / around:>6.2f}")
 
+    http = None
+    if not args.no_http:
+        http = run_http(args, base_url)
+
     from apps.ledger.checks import verify_ledger
 
     report = verify_ledger()
     print()
+    ledger_ok = report.ok and (http is None or http["verify_ledger"] == "ok")
+    if http is not None:
+        print(f"verify_ledger after the HTTP run: {http['verify_ledger'].upper()}")
     print(
         f"verify_ledger: {'OK' if report.ok else 'BREACHED'} "
         f"({report.transactions} transactions, {report.entries} entries, {report.accounts} accounts)"
@@ -395,12 +412,13 @@ def main() -> None:
         adjacent=adjacent,
         binding=binding,
         load=load,
-        ledger_ok=report.ok,
+        ledger_ok=ledger_ok,
         server_version=server_version(ledger_url),
+        http=http,
     )
     print(f"Results in {args.output}{'; profiles in ' + str(PROFILES) if args.profile else ''}.")
     print(f"Total run time {time.perf_counter() - began:.0f}s.")
-    if not report.ok:
+    if not ledger_ok:
         sys.exit(1)
 
 
@@ -411,8 +429,24 @@ def server_version(url: str) -> str:
         return conn.execute("SHOW server_version").fetchone()[0]
 
 
+def run_http(args, base_url: str) -> dict:
+    """The HTTP part (scripts/bench_http.py) against the Procfile's web server, in this same run; prints its table."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import bench_http
+
+    http_args = bench_http.parse_args(["--clients", str(args.http_clients), "--seconds", str(args.seconds), "--port", str(args.http_port)])
+    result = bench_http.run(http_args, base_url)
+    print()
+    print(f"HTTP: {result['server']}, production settings, {args.http_clients} closed-loop clients, open loop at half their rate")
+    print(bench_http.HEADER)
+    for row in result["rows"]:
+        print(bench_http.format_row(row))
+    return result
+
+
 def write_results(
-    args, *, tps: float, tps_runs: list[float], rates: dict, adjacent: dict, binding: str, load, ledger_ok: bool, server_version: str
+    args, *, tps: float, tps_runs: list[float], rates: dict, adjacent: dict, binding: str, load, ledger_ok: bool, server_version: str,
+    http: dict | None = None,
 ) -> None:
     """bench/results/latest.json: what ran where, pgbench's rate and each scenario's rate and ratio to it."""
     results = {
@@ -441,7 +475,8 @@ def write_results(
             }
             for (scenario, path), rate in rates.items()
         ],
-        "http": [],
+        "http_server": None if http is None else http["server"],
+        "http": [] if http is None else http["rows"],
         "verify_ledger": "ok" if ledger_ok else "breached",
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

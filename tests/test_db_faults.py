@@ -30,6 +30,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from apps.core.models import IdempotentRequest
 from apps.core.money import Money
 from apps.core.testing import run_together
+from apps.games import services as games_services
 from apps.games.models import Game, Round
 from apps.games.seed import seed_demo_games
 from apps.games.services import session_open
@@ -178,19 +179,23 @@ def test_a_burst_of_deposits_and_rounds_with_connections_killed_mid_posting(make
     # Chosen points, so the test cannot pass without kills landing mid-posting: the first attempt of every
     # third request (a deposit or a round) has its connection killed just before ledger_post, of the next one just after it wrote
     # (before COMMIT). Per worker and attempt, so no interleaving of the workers can starve one of them.
-    post = engine._post_in_database
+    # A deposit posts through the ledger's one statement, a plain round through the games' one (games_round_post).
     attempt = threading.local()
 
-    def post_with_kills(args):
-        chosen = attempt.request % 3 if getattr(attempt, "number", None) == 0 else None
-        if chosen == 0:
-            backends.kill_current_thread()
-        row = post(args)
-        if chosen == 1:
-            backends.kill_current_thread()
-        return row
+    def with_kills(post):
+        def post_with_kills(args):
+            chosen = attempt.request % 3 if getattr(attempt, "number", None) == 0 else None
+            if chosen == 0:
+                backends.kill_current_thread()
+            row = post(args)
+            if chosen == 1:
+                backends.kill_current_thread()
+            return row
 
-    monkeypatch.setattr(engine, "_post_in_database", post_with_kills)
+        return post_with_kills
+
+    monkeypatch.setattr(engine, "_post_in_database", with_kills(engine._post_in_database))
+    monkeypatch.setattr(games_services, "_round_post_in_database", with_kills(games_services._round_post_in_database))
 
     # And at random moments: authentication, the idempotency record, the deposit row, COMMIT, between requests.
     # A bounded number of them: on a busy machine a slow request could otherwise be killed at every attempt.

@@ -69,15 +69,20 @@ def _production_databases(**overrides: str) -> dict:
     return json.loads(out.stdout)
 
 
-def test_the_web_process_is_gunicorn_with_one_connection_per_worker():
-    """uvicorn kept one persistent connection per request thread and ran PostgreSQL out of connections
-    (issue 7); gunicorn's sync workers hold one each (measured with scripts/load_wallet.py)."""
+def test_the_web_process_is_uvicorn_asgi_with_a_bounded_connection_per_thread():
+    """One ASGI server for HTTP and WebSockets (issue #12). Django alone started a thread per request, each with
+    its own persistent connection, and ran PostgreSQL out of connections (issue 7); config.asgi runs HTTP on
+    ASGI_THREADS reused threads per process (apps.core.asgi.BoundedThreads), one persistent connection each."""
     web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    assert web.split()[1:3] == ["gunicorn", "config.wsgi:application"]
-    assert "-c config/gunicorn.py" in web
-    namespace: dict = {}
-    exec((ROOT / "config" / "gunicorn.py").read_text(), namespace)
-    assert (namespace["worker_class"], namespace["threads"]) == ("sync", 1)
+    assert web.split()[1:3] == ["uvicorn", "config.asgi:application"]
+    assert "--workers ${WEB_CONCURRENCY:-3}" in web
+    code = (
+        "import config.asgi as a; from apps.core.asgi import BoundedThreads, SyncChainASGIHandler; "
+        "h = a.django_asgi_app; print(type(h).__name__, h.threads, type(h.app).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_production_env(), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["BoundedThreads", "4", "SyncChainASGIHandler"]
     database = _production_databases()
     assert database["CONN_MAX_AGE"] == 60 and "pool" not in database.get("OPTIONS", {})
 

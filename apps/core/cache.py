@@ -10,11 +10,13 @@ return the default, writes report nothing stored, and throttles let the request 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from django.utils.functional import cached_property
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -23,8 +25,27 @@ UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 LOG_EVERY_SECONDS = 60.0
 
 
+_CLIENTS: dict[tuple, RedisCacheClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 class DegradingRedisCache(RedisCache):
     _last_logged = 0.0
+
+    @cached_property
+    def _cache(self) -> RedisCacheClient:
+        """One client, and so one connection pool, per process and location.
+
+        Django keeps a cache object per request context under ASGI (its cache handler is context-local, not
+        thread-local), and each object built its own client: every request opened a new TCP connection to
+        Redis for its throttle check. redis-py's pools are thread-safe and reopen after a fork.
+        """
+        key = (tuple(self._servers), tuple(sorted((k, repr(v)) for k, v in self._options.items())))
+        with _CLIENTS_LOCK:
+            client = _CLIENTS.get(key)
+            if client is None:
+                client = _CLIENTS[key] = self._class(self._servers, **self._options)
+        return client
 
     def _degraded(self, operation: str, exc: Exception) -> None:
         now = time.monotonic()

@@ -31,6 +31,14 @@ def _check_broker() -> str:
 
 
 @require_GET
+def healthz_live(request) -> JsonResponse:
+    """Liveness only: the process answers. No database, no Redis: a dependency's outage must not make the
+    orchestrator restart healthy web processes (readiness, /healthz, reports those). Also the floor of
+    `make bench`'s HTTP figures: what the web server and Django cost with no work behind them."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
 def healthz(request) -> JsonResponse:
     checks = {"database": _check_database}
     if settings.REDIS_URL:

@@ -8,13 +8,15 @@ apps.games.provider_wallet; the RTP monitor in apps.games.stats.
 from __future__ import annotations
 
 import importlib
+import json
 import secrets
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import F
 
 from apps.core import clock
@@ -235,7 +237,6 @@ def close_sessions_on_exclusion(sender, *, player_id: int, kind: str, **kwargs: 
     sessions_close_for_player(player_id=player_id, reason=f"Closed by {kind.replace('_', '-')}")
 
 
-@transaction.atomic
 def round_play(*, player, session_id: int, stake: Money, choices: dict[str, Any], idempotency_key: str) -> Round:
     """One round: the stake (after the protection check), the outcome, and the payout, all or nothing.
 
@@ -243,7 +244,94 @@ def round_play(*, player, session_id: int, stake: Money, choices: dict[str, Any]
     taken before the protection lock and the ledger's locks, the order every games path uses.
     The ledger keys are derived from the session and nonce, so the postings are idempotent too; a
     repeated `idempotency_key` returns the round already played (`.replayed = True`).
+
+    On PostgreSQL the plain round (an active player without limits, time-out or exclusion, funds
+    enough) is one read and one call of games_round_post (migration 0004), which takes the same locks
+    in the same order; everything else, and every refusal, takes the step-by-step path below, so the
+    answers and their wording come from one place. The SQLite demo always takes the step-by-step path.
     """
+    if connection.vendor == "postgresql":
+        played = _round_play_in_database(
+            player=player, session_id=session_id, stake=stake, choices=choices, idempotency_key=idempotency_key
+        )
+        if played is not None:
+            return played
+    return _round_play_step_by_step(player=player, session_id=session_id, stake=stake, choices=choices, idempotency_key=idempotency_key)
+
+
+_ROUND_POST = (
+    "SELECT * FROM games_round_post(%s::bigint, %s::bigint, %s::integer, %s::text, %s::text, %s::bigint, %s::bigint, "
+    "%s::timestamptz, %s::jsonb, %s::jsonb, %s::float8, %s::jsonb, %s::text, %s::text, %s::integer)"
+)
+
+
+def _round_post_in_database(args: list) -> tuple:
+    """Call games_round_post (migration 0004): the whole round in one statement; returns its one row."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ROUND_POST, args)
+        return cursor.fetchone()
+
+
+def _round_play_in_database(*, player, session_id: int, stake: Money, choices: dict[str, Any], idempotency_key: str) -> Round | None:
+    """The plain round in one statement; None when round_play must take its step-by-step path.
+
+    The outcome is computed from the session as read (unlocked); games_round_post then locks the
+    session and posts only if its nonce is still the one the outcome was drawn for ('retry' otherwise:
+    another round of the same session came first). Outside a caller's transaction the call is its own
+    transaction (one statement is atomic), so a round costs two round trips and no BEGIN/COMMIT.
+    """
+    for _ in range(3):
+        session = GameSession.objects.select_related("game").filter(pk=session_id, player_id=player.pk).first()
+        if session is None or session.status != SessionStatus.OPEN or stake.currency != player.currency:
+            return None
+        game = session.game
+        engine = engine_for(game.kind)
+        stake_range = game.stake_range(stake.currency) if game.enabled and engine is not None else None
+        if stake_range is None or not stake_range[0].minor <= stake.minor <= stake_range[1].minor:
+            return None
+        try:
+            parsed = engine.parse_choices(choices)
+        except DomainError:
+            return None  # a replay must answer as before even with choices that no longer parse: the slow path knows
+        nonce = session.nonce
+        units = fairness.round_units(session.server_seed, session.client_seed, nonce, engine.floats)
+        play = engine.play(units=units, stake_minor=stake.minor, rtp=session.rtp, choices=parsed)
+        reference = f"game-round:{session.pk}:{nonce}"
+        metadata = {"game": game.slug, "session": session.pk, "nonce": nonce}
+        variance = stake.minor**2 * engine.variance_per_unit(rtp=session.rtp, choices=parsed)
+        now = clock.now()
+        adapt = connection.ops.adapt_json_value
+        args = [
+            session.pk, player.pk, nonce, idempotency_key, stake.currency, stake.minor, play.payout_minor, now,
+            adapt(parsed, None), adapt(play.outcome, None), variance, adapt(metadata, None), reference, json.dumps(reference),
+            ledger_services.counterparty_shard(player),
+        ]
+        status, round_id, bet_id, win_id, balance = _round_post_in_database(args)
+        if status == "retry":
+            continue
+        if status != "posted":
+            return None  # replay, refusal, or a case the function leaves to protection_check
+        for txn_id in (bet_id, win_id):
+            if txn_id is not None:
+                transaction.on_commit(
+                    partial(ledger_services.transaction_posted.send_robust, sender=LedgerTransaction, transaction_id=txn_id)
+                )
+        session.nonce = nonce + 1
+        round_ = Round(
+            pk=round_id, session=session, player=player, game=game, nonce=nonce, idempotency_key=idempotency_key,
+            currency=stake.currency, stake_minor=stake.minor, payout_minor=play.payout_minor, balance_after_minor=balance,
+            rtp=session.rtp, choices=parsed, outcome=play.outcome, variance=variance, bet_transaction_id=bet_id,
+            win_transaction_id=win_id, created_at=now,
+        )
+        round_._state.adding = False
+        round_._state.db = DEFAULT_DB_ALIAS
+        round_.replayed = False
+        return round_
+    return None
+
+
+@transaction.atomic
+def _round_play_step_by_step(*, player, session_id: int, stake: Money, choices: dict[str, Any], idempotency_key: str) -> Round:
     session = _session_for(player, session_id, lock=True)
     existing = Round.objects.filter(session=session, idempotency_key=idempotency_key).first()
     if existing is not None:

@@ -54,10 +54,16 @@ def posting_atomic(func):
     A savepoint costs two round trips on every stake and win. An orchestrator that lets any error of the
     posting end its whole transaction (games.stake_place does) needs none; the default keeps one, so a caller
     that catches a refusal (an admin loop, a test) can carry on in the same transaction.
+
+    On PostgreSQL a posting called outside any transaction needs none of its own: it is one statement
+    (ledger_post), and one statement is atomic. BEGIN and COMMIT were two of its three round trips; the
+    on-commit event then fires as soon as the statement returns, as Django does outside a transaction.
     """
 
     @wraps(func)
     def posting(*args, savepoint: bool = True, **kwargs):
+        if not connection.in_atomic_block and _single_statement():
+            return func(*args, **kwargs)
         with transaction.atomic(savepoint=savepoint):
             return func(*args, **kwargs)
 

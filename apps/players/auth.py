@@ -68,3 +68,43 @@ def lockout_response(request, original_response=None, credentials=None, *args, *
         response = HttpResponse(render_to_string("admin/lockout.html", context, request=request), status=429)
     response["Retry-After"] = str(retry_after)
     return response
+
+
+class _UsersWithPlayer:
+    """Stands in for the user model in simplejwt's get_user: the same lookup, with the player joined."""
+
+    def __init__(self, model):
+        self.DoesNotExist = model.DoesNotExist
+        self.objects = model.objects.select_related("player")
+
+
+def _jwt_authentication_base():
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+
+    return JWTAuthentication
+
+
+class JWTAuthentication(_jwt_authentication_base()):
+    """simplejwt's JWTAuthentication, reading the user and their player in one query.
+
+    The user row is still read on every request, so a deactivated user or a changed password (the token's
+    revocation claim) is refused at once; the player's status comes with it, read as committed now, and
+    the money services re-read it under their lock anyway. A player endpoint then needs no second query
+    for the player (apps.players.selectors.player_for_user uses the joined one).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user_model = _UsersWithPlayer(self.user_model)
+
+
+def _schema_extension_base():
+    from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+
+    return SimpleJWTScheme
+
+
+class JWTScheme(_schema_extension_base()):
+    """The OpenAPI security scheme of JWTAuthentication: the same bearer scheme (jwtAuth) as simplejwt's."""
+
+    target_class = "apps.players.auth.JWTAuthentication"

@@ -17,6 +17,10 @@ from .models import StatusReason as StatusReason  # re-exported: apps.reports ma
 def player_for_user(user) -> Player | None:
     if not getattr(user, "is_authenticated", False):
         return None
+    state = getattr(user, "_state", None)
+    if state is not None and "player" in state.fields_cache:
+        # Joined by apps.players.auth.JWTAuthentication in the same query as the user (None: not a player).
+        return state.fields_cache["player"]
     return Player.objects.select_related("user").filter(user=user).first()
 
 

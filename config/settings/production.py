@@ -29,7 +29,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
 # The load balancer's health probe speaks plain HTTP inside the network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^healthz/live$"]
 PSP_WEBHOOK_SECRET = _required("PSP_WEBHOOK_SECRET")
 # Operators move money and compliance officers see identity documents and AML cases: a stolen password alone
 # must not open the back-office (UKGC RTS / LCCP security requirements; ISO 27001 A.9.4.2 secure log-on).
@@ -42,9 +42,10 @@ if not {"operator", "compliance"} <= set(STAFF_2FA_REQUIRED_ROLES):
 _database = env.db_url_config(_required("DATABASE_URL"))
 if _database["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Production runs on PostgreSQL: the ledger's locks and triggers are tested there.")
-# The Procfile serves HTTP from gunicorn sync workers: one persistent connection per worker (README, "Web servers").
-# DB_POOL_MAX_SIZE > 0 instead gives each process a psycopg pool of that size (for an ASGI server, whose
-# threads would each keep a connection); Django's pool requires CONN_MAX_AGE = 0.
+# The Procfile serves HTTP from an ASGI server (uvicorn) whose requests run on ASGI_THREADS reused threads per
+# process (apps.core.asgi.BoundedThreads), each keeping one persistent connection: at most WEB_CONCURRENCY x
+# ASGI_THREADS connections from the web (README, "Web servers"). DB_POOL_MAX_SIZE > 0 instead gives each process
+# a psycopg pool of that size; Django's pool requires CONN_MAX_AGE = 0.
 _pool_size = env.int("DB_POOL_MAX_SIZE", default=0)
 if _pool_size > 0:
     _pool = {"min_size": 1, "max_size": _pool_size, "timeout": 10}

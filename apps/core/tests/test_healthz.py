@@ -49,3 +49,13 @@ def test_broker_is_checked_when_celery_is_not_eager(client, settings, monkeypatc
 
 def test_only_get(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_liveness_answers_without_touching_the_database_or_redis(client, django_assert_num_queries, monkeypatch):
+    def down():
+        raise ConnectionError("redis refused")
+
+    monkeypatch.setattr(views, "_check_redis", down)
+    with django_assert_num_queries(0):
+        response = client.get("/healthz/live")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from django.db import transaction
 
 from apps.core.errors import IdempotencyConflict, InsufficientFunds
 from apps.ledger import services
@@ -145,7 +146,10 @@ def test_a_crash_half_way_in_some_threads_leaves_no_trace_of_them(player, fund, 
     crash_after_write(lambda key: int(key.rsplit(":", 1)[1]) % 2)
 
     def stake(i: int):
-        return services.bet_post(player=player, amount=eur("1.00"), idempotency_key=f"crash:{i}", reference=f"round:{i}")
+        # Inside a caller's transaction (as games.stake_place posts): the crash comes before its COMMIT. On PostgreSQL a
+        # posting outside any transaction is one autocommitted statement, with no "after the write, before COMMIT".
+        with transaction.atomic():
+            return services.bet_post(player=player, amount=eur("1.00"), idempotency_key=f"crash:{i}", reference=f"round:{i}")
 
     results = run_together(20, stake)
 
@@ -155,3 +159,21 @@ def test_a_crash_half_way_in_some_threads_leaves_no_trace_of_them(player, fund, 
     assert wallet_balances(player=player).cash == eur("90.00")
     assert Entry.objects.count() == 2 + 2 * 10
     assert verify_ledger().ok
+
+
+def test_a_posting_outside_a_transaction_is_one_statement_committed_when_it_returns(player, fund, write_path):
+    """On PostgreSQL a posting needs no BEGIN/COMMIT of its own: ledger_post is one statement, and one statement is
+    atomic. Another connection sees it as soon as the call returns; the step-by-step path keeps its transaction."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    fund(player, "10.00")
+    with CaptureQueriesContext(connection) as queries:
+        posted = services.bet_post(player=player, amount=eur("1.00"), idempotency_key="solo", reference="round:solo")
+    assert not connection.in_atomic_block
+    if write_path == "one_statement":
+        # The posting's own statement comes first (what follows is the on-commit AML evaluation, eager in tests).
+        assert queries.captured_queries[0]["sql"].startswith("SELECT * FROM ledger_post(")
+    seen = run_together(1, lambda _: LedgerTransaction.objects.filter(pk=posted.pk).exists())
+    assert seen == [True]
+    assert wallet_balances(player=player).cash == eur("9.00") and verify_ledger().ok

@@ -1,0 +1,89 @@
+"""apps.core.asgi.BoundedThreads: HTTP requests' sync code runs on a fixed set of reused threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+
+from apps.core.asgi import BoundedThreads
+
+
+def _app(seen: list[str], running: list[int], peak: list[int]):
+    """Stands for Django's ASGI handler: enters its own ThreadSensitiveContext and runs sync code thread-sensitively."""
+    lock = threading.Lock()
+
+    def view() -> None:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        seen.append(threading.current_thread().name)
+        threading.Event().wait(0.01)  # a query's worth of waiting, so requests overlap
+        with lock:
+            running[0] -= 1
+
+    async def app(scope, receive, send):
+        async with ThreadSensitiveContext():
+            await sync_to_async(view, thread_sensitive=True)()
+
+    return app
+
+
+def test_requests_share_a_fixed_set_of_threads_and_never_exceed_it():
+    seen: list[str] = []
+    running, peak = [0], [0]
+    bounded = BoundedThreads(_app(seen, running, peak), threads=3)
+
+    async def burst():
+        await asyncio.gather(*(bounded({"type": "http"}, None, None) for _ in range(30)))
+        await asyncio.gather(*(bounded({"type": "http"}, None, None) for _ in range(30)))
+
+    asyncio.run(burst())
+    assert len(seen) == 60
+    # Three threads served all 60 requests (Django alone would start one per request), never more than three at once.
+    assert len(set(seen)) == 3 and all(name.startswith("django-http-") for name in seen)
+    assert peak[0] <= 3
+
+
+def test_other_scopes_pass_through_untouched():
+    calls = []
+
+    async def app(scope, receive, send):
+        calls.append(scope["type"])
+
+    asyncio.run(BoundedThreads(app, threads=1)({"type": "websocket"}, None, None))
+    assert calls == ["websocket"]
+    with pytest.raises(ValueError):
+        BoundedThreads(app, threads=0)
+
+
+def test_the_project_asgi_handler_serves_a_request_through_the_sync_chain():
+    """The handler config.asgi uses (no database here): the middleware chain runs as under WSGI, entered with one hop."""
+    from apps.core.asgi import SyncChainASGIHandler
+
+    handler = SyncChainASGIHandler()
+    assert not asyncio.iscoroutinefunction(handler._middleware_chain.func)  # a sync chain behind one sync_to_async
+    sent: list[dict] = []
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+        "path": "/healthz/live", "raw_path": b"/healthz/live", "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"testserver")], "client": ("127.0.0.1", 1234), "server": ("testserver", 80),
+    }
+
+    requests = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive():
+        if requests:
+            return requests.pop()
+        await asyncio.sleep(3600)  # the client stays connected; Django cancels its disconnect listener when done
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(BoundedThreads(handler, threads=1)(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 200 and body == b'{"status": "ok"}'
+    assert (b"x-content-type-options", b"nosniff") in [(k.lower(), v) for k, v in start["headers"]]
