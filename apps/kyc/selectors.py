@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import F, QuerySet
+from django.db.models import Case, CharField, F, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from apps.core import clock
 
@@ -63,3 +64,14 @@ def kyc_document_for_staff(*, document_id: int, case_id: int | None = None) -> K
     if case_id is not None:
         documents = documents.filter(case_id=case_id)
     return documents.filter(pk=document_id).first()
+
+
+def annotate_kyc_status(queryset: QuerySet, *, now: datetime | None = None) -> QuerySet:
+    """Players annotated with `kyc_status` as API.md names it (kyc_status() for a whole page in one query)."""
+    now = now or clock.now()
+    effective = Case(
+        When(state=KycState.APPROVED, expires_at__isnull=False, expires_at__lte=now, then=Value(KycState.EXPIRED.value)),
+        default=F("state"), output_field=CharField(),
+    )
+    case = KycCase.objects.filter(player=OuterRef("pk")).annotate(effective=effective).values("effective")[:1]
+    return queryset.annotate(kyc_status=Coalesce(Subquery(case), Value(KycState.NONE.value), output_field=CharField()))
