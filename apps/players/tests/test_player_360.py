@@ -53,7 +53,7 @@ def busy_player(make_player, fund, staff_user, monkeypatch):
 
 def test_every_tab_renders_for_the_operator(as_role, busy_player):
     client, _ = as_role("operator")
-    for key, label in PLAYER_TABS:
+    for key, _label in PLAYER_TABS:
         response = client.get(tab_url(busy_player, key))
         assert response.status_code == 200, key
         text = response.content.decode()
