@@ -24,6 +24,7 @@ from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
+from .admin import ReadOnlyAdmin
 from .models import DataExport
 from .services import data_export_finish, data_export_start
 
@@ -187,7 +188,7 @@ class CsvExportAdminMixin:
 
 
 @admin.register(DataExport)
-class DataExportAdmin(admin.ModelAdmin):
+class DataExportAdmin(ReadOnlyAdmin):
     """The compliance record of exports: read-only for everyone, superusers included (it is evidence)."""
 
     list_display = ("started_at", "user", "kind", "rows", "completed_at", "filters_display")
@@ -202,11 +203,3 @@ class DataExportAdmin(admin.ModelAdmin):
     def filters_display(self, obj: DataExport) -> str:
         return ", ".join(f"{key}={value}" for key, value in sorted(obj.filters.items())) or "—"
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -198,6 +198,19 @@ class StatusReasonForm(forms.Form):
         return reason
 
 
+class MarketFilter(admin.SimpleListFilter):
+    """The licences from the markets table (a handful of rows), not a DISTINCT over every player on each page."""
+
+    title = "market"
+    parameter_name = "market"
+
+    def lookups(self, request, model_admin):
+        return [(code, code) for code in market_codes()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(market=self.value()) if self.value() else queryset
+
+
 class TagFilter(admin.SimpleListFilter):
     title = "tag"
     parameter_name = "tag"
@@ -290,7 +303,7 @@ class PlayerAdmin(CsvExportAdminMixin, AuditedHistoryAdmin):
         extra = {column.name: column.list_filter for column in player_columns() if column.list_filter}
         balance = [f for name, f in extra.items() if "balance" in name]
         others = [f for name, f in extra.items() if "balance" not in name]
-        return ("status", *others, "market", "country", TagFilter, ("created_at", admin.DateFieldListFilter), *balance)
+        return ("status", *others, MarketFilter, TagFilter, ("created_at", admin.DateFieldListFilter), *balance)
 
     def get_search_results(self, request, queryset, search_term):
         return selectors.player_search(queryset, search_term), False

@@ -339,6 +339,15 @@ def player_note_add(*, player: Player, author: User, text: str) -> PlayerNote:
 
 
 @transaction.atomic
+def tag_create(*, name: str, actor: User | None, description: str = "") -> Tag:
+    """A new kind of tag for staff to use (the admin's add form does the same, with history)."""
+    name = _required_text(name, field="name", what="A name")[:40]
+    tag = Tag(name=name, description=description[:255])
+    save_with_history(tag, actor=actor, reason="tag created")
+    return tag
+
+
+@transaction.atomic
 def player_tag_add(*, player: Player, tag: Tag, actor: User, reason: str) -> PlayerTag:
     """Tag a player (VIP, problem gambling, ...); tagging twice keeps the first tagging."""
     _require_perm(actor, TAG_PERMISSION)

@@ -30,6 +30,14 @@ def as_role(staff_user):
     return login
 
 
+@pytest.fixture
+def vip(db):
+    """The VIP tag migration 0008 ships (a transactional test elsewhere may have flushed it: make it again)."""
+    from apps.players.services import tag_create
+
+    return Tag.objects.filter(name="VIP").first() or tag_create(name="VIP", actor=None)
+
+
 def csv_rows(response) -> list[dict[str, str]]:
     body = b"".join(response.streaming_content).decode()
     return list(csv.DictReader(io.StringIO(body)))
@@ -54,21 +62,21 @@ def test_search_by_phone_in_the_admin(as_role, make_player):
     assert wanted.user.email in page and other.user.email not in page
 
 
-def test_filters_by_kyc_tag_balance_and_registration(as_role, make_player, fund, staff_user):
+def test_filters_by_kyc_tag_balance_and_registration(as_role, make_player, fund, staff_user, vip):
     rich, poor = make_player(), make_player()
     fund(rich, "1500.00")
     fund(poor, "5.00")
     operator = staff_user("operator")
     from apps.players.services import player_tag_add
 
-    player_tag_add(player=rich, tag=Tag.objects.get(name="VIP"), actor=operator, reason="big spender")
+    player_tag_add(player=rich, tag=vip, actor=operator, reason="big spender")
     client, _ = as_role("operator")
 
     page = client.get(CHANGELIST, {"balance": "1000to10000"}).content.decode()
     assert rich.user.email in page and poor.user.email not in page
     page = client.get(CHANGELIST, {"balance": "lt100"}).content.decode()
     assert poor.user.email in page and rich.user.email not in page
-    page = client.get(CHANGELIST, {"tag": Tag.objects.get(name="VIP").pk}).content.decode()
+    page = client.get(CHANGELIST, {"tag": vip.pk}).content.decode()
     assert rich.user.email in page and poor.user.email not in page
     page = client.get(CHANGELIST, {"kyc": "none"}).content.decode()
     assert rich.user.email in page and poor.user.email in page
@@ -131,7 +139,7 @@ def test_only_compliance_reads_the_export_record(as_role, make_player):
     assert compliance.post(reverse("admin:core_dataexport_delete", args=[record.pk]), {"post": "yes"}).status_code == 403
 
 
-def test_notes_and_tags_from_the_player_page(as_role, player):
+def test_notes_and_tags_from_the_player_page(as_role, player, vip):
     client, operator = as_role("operator")
     note_url = reverse("admin:players_player_note_add", args=[player.pk])
     assert client.get(note_url).status_code == 405
@@ -139,7 +147,6 @@ def test_notes_and_tags_from_the_player_page(as_role, player):
     note = PlayerNote.objects.get(player=player)
     assert note.author == operator and note.text == "Called about a late payout."
 
-    vip = Tag.objects.get(name="VIP")
     client.post(reverse("admin:players_player_tag", args=[player.pk, "add"]), {"tag": vip.pk, "reason": "deposits"})
     assert PlayerTag.objects.filter(player=player, tag=vip, added_by=operator).exists()
     client.post(reverse("admin:players_player_tag", args=[player.pk, "remove"]), {"tag": vip.pk, "reason": "no longer"})
@@ -148,9 +155,8 @@ def test_notes_and_tags_from_the_player_page(as_role, player):
     assert removed.history_user == operator and removed.history_change_reason == "no longer"
 
 
-def test_support_notes_but_may_not_tag(as_role, player):
+def test_support_notes_but_may_not_tag(as_role, player, vip):
     client, _ = as_role("support")
-    vip = Tag.objects.get(name="VIP")
     assert client.post(reverse("admin:players_player_note_add", args=[player.pk]), {"text": "Asked about bonus."}).status_code == 302
     assert PlayerNote.objects.filter(player=player).count() == 1
     response = client.post(reverse("admin:players_player_tag", args=[player.pk, "add"]), {"tag": vip.pk, "reason": "x"})
@@ -158,9 +164,9 @@ def test_support_notes_but_may_not_tag(as_role, player):
     assert not PlayerTag.objects.exists()
 
 
-def test_tag_services_refuse_a_role_without_the_permission(staff_user, player):
+def test_tag_services_refuse_a_role_without_the_permission(staff_user, player, vip):
     from apps.core.errors import PermissionDenied
     from apps.players.services import player_tag_add
 
     with pytest.raises(PermissionDenied):
-        player_tag_add(player=player, tag=Tag.objects.get(name="VIP"), actor=staff_user("support"), reason="x")
+        player_tag_add(player=player, tag=vip, actor=staff_user("support"), reason="x")

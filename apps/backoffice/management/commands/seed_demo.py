@@ -228,8 +228,8 @@ class Command(BaseCommand):
 
     def _tags_and_notes(self, players: dict[str, Player], *, operator: User) -> None:
         for local, tag_name, reason in TAGS:
-            tag = Tag.objects.filter(name=tag_name).first()
-            if tag is not None and not players[local].player_tags.filter(tag=tag).exists():
+            tag = Tag.objects.filter(name=tag_name).first() or players_services.tag_create(name=tag_name, actor=operator)
+            if not players[local].player_tags.filter(tag=tag).exists():
                 players_services.player_tag_add(player=players[local], tag=tag, actor=operator, reason=reason)
                 self.done["tags"] += 1
         for local, text in NOTES:
