@@ -144,6 +144,7 @@ class AmlAlertAdmin(ReadOnlyHistoryAdmin):
         except DomainError as exc:
             self.message_user(request, f"Alert #{alert.pk} unchanged: {exc.message}", messages.ERROR)
         else:
+            self.log_change(request, alert, f"{action}: {data['note']}")
             self.message_user(request, f"Alert #{alert.pk}: {action} done.", messages.SUCCESS)
         return back
 

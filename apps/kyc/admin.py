@@ -287,6 +287,7 @@ class KycCaseAdmin(ReadOnlyHistoryAdmin):
         except DomainError as exc:
             self.message_user(request, f"Not {choice.done}: {exc.message}", messages.ERROR)
         else:
+            self.log_change(request, case, f"{choice.button}: {form.cleaned_data.get('note', '')}".strip(": "))
             self.message_user(request, f"KYC case of {case.player.user.email} {choice.done}.", messages.SUCCESS)
         return back
 

@@ -159,6 +159,7 @@ class WithdrawalAdmin(CsvExportAdminMixin, _ReadOnlyAdmin):
             detail = "; ".join(f"{key}: {value}" for key, value in exc.details.items()) if exc.details else ""
             self.message_user(request, f"Withdrawal #{withdrawal.pk} was not {decision}d: {exc.message} {detail}".strip(), messages.ERROR)
         else:
+            self.log_change(request, withdrawal, f"{decision.capitalize()}d: {data.get('reason', '')}".strip(": "))
             self.message_user(request, f"Withdrawal #{withdrawal.pk} {decision}d.", messages.SUCCESS)
         return HttpResponseRedirect(back)
 

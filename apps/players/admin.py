@@ -440,6 +440,7 @@ class PlayerAdmin(CsvExportAdminMixin, AuditedHistoryAdmin):
         form = NoteForm(request.POST)
         if form.is_valid():
             services.player_note_add(player=player, author=request.user, text=form.cleaned_data["text"])
+            self.log_change(request, player, "Note added")
             self.message_user(request, "Note added.", messages.SUCCESS)
         else:
             self.message_user(request, "The note was empty; nothing added.", messages.WARNING)
@@ -465,6 +466,7 @@ class PlayerAdmin(CsvExportAdminMixin, AuditedHistoryAdmin):
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
         else:
+            self.log_change(request, player, f"Tag {tag} {'added' if operation == 'add' else 'removed'}: {reason}")
             self.message_user(request, f"Tag {tag} {'added' if operation == 'add' else 'removed'}.", messages.SUCCESS)
         return self._back(player)
 

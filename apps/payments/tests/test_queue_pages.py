@@ -54,6 +54,10 @@ def test_operator_approves_then_only_reject_is_offered(operator, pending):
     assert client.post(decide_url(pending, "approve"), {"reason": "checked"}).status_code == 302
     pending = Withdrawal.objects.get(pk=pending.pk)
     assert pending.status == WithdrawalStatus.APPROVED and pending.reviewed_by == operator
+    from django.contrib.admin.models import LogEntry
+
+    entry = LogEntry.objects.get(object_id=str(pending.pk), content_type__model="withdrawal")
+    assert entry.user == operator and entry.get_change_message() == "Approved: checked"  # "Recent actions" shows it
     text = client.get(change_url(pending)).content.decode()
     assert 'id="withdrawal-approve"' not in text and 'id="withdrawal-reject"' in text
 
