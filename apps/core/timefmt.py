@@ -15,7 +15,9 @@ def readable_time(moment: datetime | None, *, relative: bool = True) -> str:
     text = f"{moment.astimezone(UTC):%-d %b %Y, %H:%M} UTC"
     if relative:
         now = clock.now()
-        if moment <= now:
+        if abs((now - moment).total_seconds()) < 60:
+            text += " (just now)"
+        elif moment <= now:
             text += f" ({timesince(moment, now).split(',')[0]} ago)"
         else:
             text += f" (in {timesince(now, moment).split(',')[0]})"
