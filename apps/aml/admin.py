@@ -246,11 +246,11 @@ def _aml_panel(player):
     ]
 
 
-@player_panel("AML alerts", order=10, tab="aml")
+@player_panel("AML alerts", order=10, tab="aml", permission="aml.view_amlalert")
 def _aml_alerts_panel(player, request=None) -> PanelTable | None:
     """The player's alerts with their reasons: compliance only (the tab is hidden from others, and so is this)."""
-    if request is None or not request.user.has_perm("aml.view_amlalert"):
-        return None
+    if request is None:
+        return None  # no viewer known: show nothing rather than reasons to someone who may not see them
     alerts = AmlAlert.objects.filter(player=player).select_related("assigned_to").order_by("-created_at", "-pk")[:50]
     return PanelTable(
         headers=["alert", "raised", "level", "score", "rule", "status", "assigned to", "last note"],

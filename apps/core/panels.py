@@ -67,6 +67,11 @@ class PlayerPanel:
     render: Callable[..., Rows | PanelTable | None]
     tab: str = "overview"
     wants_request: bool = False
+    # Shown only to viewers holding this permission (e.g. the AML alerts: tipping-off); None: everyone who sees the player.
+    permission: str | None = None
+
+    def visible_to(self, request) -> bool:
+        return self.permission is None or request is None or request.user.has_perm(self.permission)
 
 
 _panels: dict[str, PlayerPanel] = {}
@@ -76,14 +81,23 @@ def _takes_request(func: Callable) -> bool:
     return "request" in inspect.signature(func).parameters
 
 
-def player_panel(title: str, *, order: int = 100, tab: str = "overview") -> Callable[[Callable[..., Rows]], Callable[..., Rows]]:
+def player_panel(
+    title: str, *, order: int = 100, tab: str = "overview", permission: str | None = None
+) -> Callable[[Callable[..., Rows]], Callable[..., Rows]]:
     """Register a section of the player 360° view; registering a title again replaces it."""
 
     def register(func: Callable[..., Rows]) -> Callable[..., Rows]:
-        _panels[title] = PlayerPanel(title=title, order=order, render=func, tab=tab, wants_request=_takes_request(func))
+        _panels[title] = PlayerPanel(
+            title=title, order=order, render=func, tab=tab, wants_request=_takes_request(func), permission=permission
+        )
         return func
 
     return register
+
+
+def visible_tabs(request) -> list[tuple[str, str]]:
+    """The tabs this viewer has at least one panel on; a tab whose every panel needs a permission they lack is hidden."""
+    return [(key, label) for key, label in PLAYER_TABS if any(panel.visible_to(request) for panel in player_panels(key))]
 
 
 def player_panels(tab: str | None = None) -> list[PlayerPanel]:
@@ -108,6 +122,8 @@ def render_player_overview(player, *, request=None, tab: str = "overview", title
     sections = []
     chosen = player_panels(tab) if titles is None else [panel for panel in player_panels() if panel.title in set(titles)]
     for panel in chosen:
+        if not panel.visible_to(request):
+            continue
         try:
             result = panel.render(player, request=request) if panel.wants_request else panel.render(player)
             if result is None:

@@ -39,14 +39,13 @@ from apps.core.exports import CsvExportAdminMixin
 from apps.core.markets_hook import market_codes
 from apps.core.models import ExportKind
 from apps.core.panels import (
-    PLAYER_TABS,
     PanelTable,
     TimelineEvent,
     player_panel,
-    player_panels,
     player_timeline,
     player_timeline_events,
     render_player_overview,
+    visible_tabs,
 )
 from apps.core.player_list import annotate_player_columns, player_columns
 from apps.core.timefmt import readable_time
@@ -386,22 +385,11 @@ class PlayerAdmin(CsvExportAdminMixin, AuditedHistoryAdmin):
             *super().get_urls(),
         ]
 
-    def _visible_tabs(self, request, player: Player) -> list[tuple[str, str]]:
-        """Tabs that have at least one panel; the AML tab only for those who may work alerts (tipping-off)."""
-        tabs = []
-        for key, label in PLAYER_TABS:
-            if not player_panels(key):
-                continue
-            if key == "aml" and not request.user.has_perm("aml.view_amlalert"):
-                continue
-            tabs.append((key, label))
-        return tabs
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
         obj = self.get_object(request, unquote(object_id))
         if obj is not None:
-            tabs = self._visible_tabs(request, obj)
+            tabs = visible_tabs(request)
             active = request.GET.get("tab", "overview")
             if active not in {key for key, _label in tabs}:
                 active = "overview"
