@@ -572,7 +572,7 @@ def _tags_panel(player, request=None) -> list[tuple[str, object]]:
             '<button type="submit" id="player-tag-add">Add tag</button>'
             '{}</form>',
             url, _csrf_input(request), options,
-            format_html(' <button type="submit" formaction="{}" id="player-tag-remove">Remove tag</button>',
+            format_html(' <button type="submit" class="secondary" formaction="{}" id="player-tag-remove">Remove tag</button>',
                         reverse("admin:players_player_tag", args=[player.pk, "remove"]))
             if request.user.has_perm(services.UNTAG_PERMISSION) else "",
         )))
