@@ -83,7 +83,7 @@ def test_filters_by_kyc_tag_balance_and_registration(as_role, make_player, fund,
     page = client.get(CHANGELIST, {"kyc": "approved"}).content.decode()
     assert rich.user.email not in page
     today = rich.created_at.date().isoformat()
-    page = client.get(CHANGELIST, {"created_at__gte": today}).content.decode()
+    page = client.get(CHANGELIST, {"created_at__gte": f"{today} 00:00:00+00:00"}).content.decode()
     assert rich.user.email in page
 
 
