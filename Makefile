@@ -61,10 +61,12 @@ fmt: venv
 	$(VENV)/bin/ruff check --fix .
 
 ## make bench: ledger postings/s through the service layer vs pgbench TPC-B on the same server, then HTTP
-## (round, caleta_bet, wallet, trivial) on the Procfile's web server; verify_ledger after each; bench/results/latest.json
+## (round, caleta_bet, wallet, trivial) on the Procfile's web server; verify_ledger after each; AML rules;
+## player search on 100,000 players (goal < 2 s, bench/players_search.py); bench/results/latest.json
 bench: venv services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/bench.py
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/bench_aml.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/players_search.py
 
 ## make bench-reports: the daily CJD and ledger journal over 1,000,000 ledger entries: rows/s and peak RSS
 bench-reports: venv services

@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("apps.aml.urls")),
     path("", include("apps.reports.urls")),
     path("", include("apps.games.urls")),
+    path("", include("apps.backoffice.urls")),
 ]
 
 urlpatterns = [

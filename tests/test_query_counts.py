@@ -61,6 +61,7 @@ def _upload(player, kind: str = "proof_of_address"):
 @pytest.fixture
 def add_players(make_player, fund, staff_user, kyc_approved):
     """Players with a row in every project table the admin lists, each created through the owning app's service."""
+    from apps.core.services import data_export_start
     from apps.kyc import services as kyc_services
     from apps.limits import services as limits_services
     from apps.payments import services as payment_services
@@ -83,6 +84,10 @@ def add_players(make_player, fund, staff_user, kyc_approved):
             player_services.auth_logout(refresh=tokens.refresh)
             player_services.player_suspend(player=player, actor=officer, reason="query-count test")
             player_services.player_self_exclude(player=make_player(), actor=None, reason="query-count test")  # an excluded identity
+            player_services.player_note_add(player=player, author=officer, text="query-count test")
+            tag = player_services.tag_create(name=f"qc-tag-{next(_keys)}", actor=officer)
+            player_services.player_tag_add(player=player, tag=tag, actor=officer, reason="query-count test")
+            data_export_start(kind="players", user=officer, filters={"q": player.user.email})
 
     return add
 

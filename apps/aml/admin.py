@@ -10,9 +10,14 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
+from django_fsm import can_proceed
 
 from apps.core import clock
 from apps.core.admin import (
@@ -24,7 +29,8 @@ from apps.core.admin import (
     log_service_action,
 )
 from apps.core.errors import DomainError
-from apps.core.panels import player_panel
+from apps.core.panels import PanelTable, TimelineEvent, player_panel, player_timeline
+from apps.core.timefmt import readable_time
 from apps.ledger import selectors as ledger_selectors
 
 from . import selectors, services
@@ -96,6 +102,59 @@ class AmlAlertAdmin(ReadOnlyHistoryAdmin):
 
     def has_work_permission(self, request) -> bool:
         return request.user.has_perm(services.WORK_PERMISSION)
+
+    # --- The alert's page: the transitions its state allows, as buttons (each asks for its note) ---
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/decide/<str:action>/", self.admin_site.admin_view(self.decide_view), name="aml_amlalert_decide"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        alert = self.get_object(request, unquote(object_id))
+        if alert is not None and self.has_work_permission(request):
+            extra_context["alert_decisions"] = [
+                {"name": name, "label": label, "url": reverse("admin:aml_amlalert_decide", args=[alert.pk, name])}
+                for name, label in (("investigate", "Investigate"), ("dismiss", "Dismiss"), ("escalate", "Escalate"))
+                if can_proceed(getattr(alert, name))
+            ]
+            if alert.status in ACTIVE_STATUSES and not alert.freezes_withdrawals:
+                url = reverse("admin:aml_amlalert_decide", args=[alert.pk, "freeze"])
+                extra_context["alert_decisions"].append({"name": "freeze", "label": "Freeze withdrawals", "url": url})
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decide_view(self, request, object_id, action: str):
+        """POST only; the permission is checked here and in the service, which also refuses what the state does not allow."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_work_permission(request) or action not in ("investigate", "dismiss", "escalate", "freeze"):
+            raise PermissionDenied("Only compliance works AML alerts.")
+        alert = self.get_object(request, unquote(object_id))
+        if alert is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        form = (_EscalateForm if action == "escalate" else _NoteForm)(request.POST)
+        back = HttpResponseRedirect(reverse("admin:aml_amlalert_change", args=[alert.pk]))
+        if not form.is_valid():
+            errors = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
+            self.message_user(request, f"Alert #{alert.pk} unchanged: {errors}", messages.ERROR)
+            return back
+        data = form.cleaned_data
+        try:
+            if action == "freeze":
+                services.alert_freeze_withdrawals(alert_id=alert.pk, actor=request.user, note=data["note"])
+            else:
+                services.alert_transition(
+                    alert_id=alert.pk, actor=request.user, action=action, note=data["note"],
+                    sar_reference=data.get("sar_reference", ""), sar_filed_on=data.get("sar_filed_on"),
+                )
+        except DomainError as exc:
+            self.message_user(request, f"Alert #{alert.pk} unchanged: {exc.message}", messages.ERROR)
+        else:
+            self.log_change(request, alert, f"{action}: {data['note']}")
+            self.message_user(request, f"Alert #{alert.pk}: {action} done.", messages.SUCCESS)
+        return back
 
     def _run(self, request, queryset, call, verb: str) -> None:
         done = 0
@@ -201,3 +260,35 @@ def _aml_panel(player):
         ("Risk level", selectors.player_risk_level(player=player)),
         ("Withdrawals", "frozen (under review)" if hold else "not held"),
     ]
+
+
+@player_panel("AML alerts", order=10, tab="aml", permission="aml.view_amlalert")
+def _aml_alerts_panel(player, request=None) -> PanelTable | None:
+    """The player's alerts with their reasons: compliance only (the tab is hidden from others, and so is this)."""
+    if request is None:
+        return None  # no viewer known: show nothing rather than reasons to someone who may not see them
+    alerts = AmlAlert.objects.filter(player=player).select_related("assigned_to").order_by("-created_at", "-pk")[:50]
+    return PanelTable(
+        headers=["alert", "raised", "level", "score", "rule", "status", "assigned to", "last note"],
+        rows=[
+            [format_html('<a href="{}">#{}</a>', reverse("admin:aml_amlalert_change", args=[a.pk]), a.pk), readable_time(a.created_at),
+             a.level, a.score, a.rule, a.get_status_display(), a.assigned_to.email if a.assigned_to else "—", a.last_note]
+            for a in alerts
+        ],
+        empty="No AML alerts.",
+    )
+
+
+@player_timeline("aml")
+def _aml_timeline(player, *, limit: int, request=None) -> list[TimelineEvent]:
+    """Alerts raised and resolved, for compliance only: others must not learn of them (EU AMLD art. 39, tipping-off)."""
+    if request is None or not request.user.has_perm("aml.view_amlalert"):
+        return []
+    events = []
+    for a in AmlAlert.objects.filter(player=player).select_related("resolved_by").order_by("-created_at", "-pk")[:limit]:
+        url = reverse("admin:aml_amlalert_change", args=[a.pk])
+        events.append(TimelineEvent(at=a.created_at, what=f"AML alert #{a.pk} raised ({a.level})", detail=a.rule, source="aml", link=url))
+        if a.resolved_at:
+            events.append(TimelineEvent(at=a.resolved_at, what=f"AML alert #{a.pk} {a.get_status_display().lower()}",
+                                        detail=a.last_note, who=a.resolved_by.email if a.resolved_by else "", source="aml", link=url))
+    return events

@@ -15,6 +15,12 @@ ROLE_PERMISSIONS = {
         "django_celery_beat.view_intervalschedule",
         "django_celery_beat.add_intervalschedule",
         "django_celery_beat.change_intervalschedule",
+        # Exports leave the system with personal and financial data: compliance takes them and audits
+        # who else did (GDPR art. 30); support answers players and never takes bulk data out.
+        "core.view_dataexport",
+        "core.export_players",
+        "core.export_payments",
+        "core.export_ledger",
     ],
-    "operator": ["django_celery_beat.view_periodictask"],
+    "operator": ["django_celery_beat.view_periodictask", "core.export_players", "core.export_payments", "core.export_ledger"],
 }

@@ -9,8 +9,9 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from . import clock
 from .errors import IdempotencyConflict
-from .models import IdempotentRequest
+from .models import DataExport, IdempotentRequest
 
 Answer = tuple[int, Any]
 
@@ -49,3 +50,18 @@ def _replay(record: IdempotentRequest, fingerprint: str) -> Answer:
     if record.fingerprint != fingerprint:
         raise IdempotencyConflict(details={"idempotency_key": record.key})
     return record.status_code, json.loads(record.response_body)
+
+
+# --- Data exports: the record of who took what out (apps.core.exports streams the file) ---
+
+
+@transaction.atomic
+def data_export_start(*, kind: str, user, filters: dict[str, Any]) -> DataExport:
+    """Record an export before its first row leaves: a refused or abandoned download is still on record."""
+    return DataExport.objects.create(kind=kind, user=user, filters=filters)
+
+
+@transaction.atomic
+def data_export_finish(*, export_id: int, rows: int) -> None:
+    """The last row has been sent: how many, and when."""
+    DataExport.objects.filter(pk=export_id, completed_at__isnull=True).update(rows=rows, completed_at=clock.now())

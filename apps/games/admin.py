@@ -14,6 +14,9 @@ from django.core.exceptions import ValidationError
 
 from apps.core.admin import AuditedHistoryAdmin, ReadOnlyAdmin, ReadOnlyHistoryAdmin
 from apps.core.errors import DomainError
+from apps.core.money import format_amount
+from apps.core.panels import PanelTable, player_panel
+from apps.core.timefmt import readable_time
 
 from . import services
 from .models import Game, GameDayStats, GameSession, Provider, ProviderTransaction, Round, SessionStatus
@@ -215,3 +218,26 @@ class GameDayStatsAdmin(ReadOnlyAdmin):
         from apps.core.money import format_amount
 
         return format_amount(obj.payouts_minor, obj.currency)
+
+
+@player_panel("Game sessions", order=10, tab="games")
+def _sessions_panel(player) -> PanelTable:
+    sessions = GameSession.objects.filter(player=player).select_related("game").order_by("-opened_at", "-pk")[:20]
+    return PanelTable(
+        headers=["session", "game", "opened", "closed", "rounds", "RTP", "status"],
+        rows=[[s.pk, s.game.name, readable_time(s.opened_at), readable_time(s.closed_at, relative=False) if s.closed_at else "open",
+               s.nonce, s.rtp, s.get_status_display()] for s in sessions],
+        empty="No game sessions.",
+    )
+
+
+@player_panel("Rounds", order=20, tab="games")
+def _rounds_panel(player) -> PanelTable:
+    rounds = Round.objects.filter(player=player).select_related("game").order_by("-created_at", "-pk")[:50]
+    return PanelTable(
+        headers=["round", "when", "game", "stake", "payout", "balance after", "RTP"],
+        rows=[[r.pk, readable_time(r.created_at, relative=False), r.game.name, f"{format_amount(r.stake_minor, r.currency)} {r.currency}",
+               f"{format_amount(r.payout_minor, r.currency)} {r.currency}",
+               f"{format_amount(r.balance_after_minor, r.currency)} {r.currency}", r.rtp] for r in rounds],
+        empty="No rounds played in house games.",
+    )

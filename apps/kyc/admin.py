@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
@@ -33,9 +34,11 @@ from apps.core.admin import (
     confirm_action_page,
 )
 from apps.core.errors import DomainError
-from apps.core.panels import player_panel
+from apps.core.panels import TimelineEvent, player_panel, player_timeline
+from apps.core.player_list import PlayerColumn, register_player_column
+from apps.core.timefmt import readable_time
 
-from .models import EXTENSION_FOR_CONTENT_TYPE, OPEN_STATES, KycCase, KycDocument
+from .models import EXTENSION_FOR_CONTENT_TYPE, OPEN_STATES, KycCase, KycDocument, KycState
 from .selectors import kyc_document_for_staff, kyc_status
 from .services import kyc_approve, kyc_reject, kyc_request_more_info, kyc_start_review
 
@@ -205,7 +208,8 @@ class KycCaseAdmin(ReadOnlyHistoryAdmin):
                 "<int:case_id>/documents/<int:document_id>/file/",
                 self.admin_site.admin_view(self.document_file_view),
                 name="kyc_kyccase_document_file",
-            )
+            ),
+            path("<path:object_id>/decide/<str:decision>/", self.admin_site.admin_view(self.decide_view), name="kyc_kyccase_decide"),
         ]
         return extra + super().get_urls()
 
@@ -228,7 +232,64 @@ class KycCaseAdmin(ReadOnlyHistoryAdmin):
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, no-store"
         response["Referrer-Policy"] = "no-referrer"
+        # Previewed inside the case page (an <iframe> of our own origin), never framed by another site.
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        # A document is shown, never run: no script, no plugin, no form can act from inside it.
+        response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
         return response
+
+    # --- the case page: identity, document preview and the decisions the state allows ------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        case = self.get_object(request, unquote(object_id))
+        if case is not None:
+            player = case.player
+            extra_context["player_url"] = reverse("admin:players_player_change", args=[player.pk])
+            extra_context["identity"] = _identity_rows(player)
+            if request.user.has_perm(VIEW_DOCUMENTS_PERMISSION):
+                extra_context["previews"] = [
+                    {
+                        "document": document,
+                        "url": reverse("admin:kyc_kyccase_document_file", args=[case.pk, document.pk]),
+                        "is_image": document.content_type.startswith("image/"),
+                        "uploaded": readable_time(document.uploaded_at),
+                    }
+                    for document in case.documents.order_by("-uploaded_at", "-id")
+                ]
+            if self.has_review_permission(request):
+                extra_context["decisions"] = [
+                    {"name": name, "button": DECISIONS[name].button, "url": reverse("admin:kyc_kyccase_decide", args=[case.pk, name]),
+                     "note_required": DECISIONS[name].form_class is NoteForm}
+                    for name in allowed_decisions(case)
+                ]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decide_view(self, request, object_id, decision: str):
+        """POST only: one decision on one case. The permission is checked here and in the service; the service
+        also refuses a transition the state does not allow (409 invalid_state), shown to the officer."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_review_permission(request) or decision not in DECISIONS:
+            raise PermissionDenied("Your role may not take KYC decisions.")
+        case = self.get_object(request, unquote(object_id))
+        if case is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        choice = DECISIONS[decision]
+        form = choice.form_class(request.POST)
+        back = HttpResponseRedirect(reverse("admin:kyc_kyccase_change", args=[case.pk]))
+        if not form.is_valid():
+            errors = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in form.errors.items())
+            self.message_user(request, f"Not {choice.done}: {errors}", messages.ERROR)
+            return back
+        try:
+            choice.service(case=case, officer=request.user, **form.cleaned_data)
+        except DomainError as exc:
+            self.message_user(request, f"Not {choice.done}: {exc.message}", messages.ERROR)
+        else:
+            self.log_change(request, case, f"{choice.button}: {form.cleaned_data.get('note', '')}".strip(": "))
+            self.message_user(request, f"KYC case of {case.player.user.email} {choice.done}.", messages.SUCCESS)
+        return back
 
     # --- decisions ----------------------------------------------------------------------------
 
@@ -287,6 +348,90 @@ class KycCaseAdmin(ReadOnlyHistoryAdmin):
         return self._decide(request, queryset, DECISIONS["request_more_info"])
 
 
+def allowed_decisions(case: KycCase) -> list[str]:
+    """What the case's state allows: a submitted case may be decided at once (the review starts implicitly)."""
+    if case.state == KycState.SUBMITTED:
+        return ["start_review", "approve", "reject", "request_more_info"]
+    if case.state == KycState.IN_REVIEW:
+        return ["approve", "reject", "request_more_info"]
+    return []
+
+
+def _identity_rows(player) -> list[tuple[str, object]]:
+    """What the officer compares the document with: the identity the player declared."""
+    user = player.user
+    address = ", ".join(part for part in (player.address_street, player.address_postcode, player.address_city, player.address_country)
+                        if part)
+    return [
+        ("Name", f"{user.first_name} {user.last_name} {player.second_surname}".strip()),
+        ("Date of birth", player.date_of_birth),
+        ("Nationality", player.nationality or "—"),
+        ("Country of residence", player.country),
+        ("Address", address or "—"),
+        ("Identity document", f"{player.get_id_document_type_display() or '—'} {player.id_document_number}".strip()),
+        ("Email", user.email),
+        ("Phone", player.phone or "—"),
+        ("Registered", readable_time(player.created_at)),
+    ]
+
+
 @player_panel("KYC", order=40)
 def _kyc_panel(player) -> list[tuple[str, object]]:
     return [("KYC status", kyc_status(player=player))]
+
+
+# --- The player list's KYC column and filter, and the KYC part of the player's timeline ---
+
+_KYC_LABELS = dict(KycState.choices)
+
+
+class KycStateFilter(admin.SimpleListFilter):
+    title = "KYC"
+    parameter_name = "kyc"
+
+    def lookups(self, request, model_admin):
+        return [(value, label) for value, label in KycState.choices if value != KycState.EXPIRED]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == KycState.NONE:
+            return queryset.filter(kyc_state__isnull=True)
+        if value in KycState.values:
+            return queryset.filter(kyc_state=value)
+        return queryset
+
+
+def _kyc_state_subquery():
+    from django.db.models import OuterRef, Subquery
+
+    return Subquery(KycCase.objects.filter(player=OuterRef("pk")).values("state")[:1])
+
+
+register_player_column(PlayerColumn(
+    name="kyc_state", label="KYC", order=20, annotation=_kyc_state_subquery,
+    display=lambda player, value: _KYC_LABELS.get(value or KycState.NONE, value),
+    csv=lambda player, value: value or KycState.NONE,
+    list_filter=KycStateFilter,
+))
+
+
+@player_timeline("kyc")
+def _kyc_timeline(player, *, limit: int) -> list[TimelineEvent]:
+    """Submissions and decisions on the player's KYC case, from its history (who decided, with the note)."""
+    case = KycCase.objects.filter(player=player).only("pk").first()
+    if case is None:
+        return []
+    url = reverse("admin:kyc_kyccase_change", args=[case.pk])
+    rows = list(case.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1])
+    events = []
+    for row, previous in zip(rows, [*rows[1:], None], strict=False):
+        if row is rows[-1] and len(rows) > limit:
+            break  # fetched only to compare with
+        if previous is not None and previous.state == row.state:
+            continue
+        events.append(TimelineEvent(
+            at=row.history_date, what=f"KYC: {_KYC_LABELS.get(row.state, row.state)}",
+            detail=row.history_change_reason or row.reviewer_note or "", who=row.history_user.email if row.history_user else "",
+            source="kyc", link=url,
+        ))
+    return events

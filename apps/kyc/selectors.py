@@ -6,7 +6,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import F, QuerySet
+from django.db.models import Case, CharField, F, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from apps.core import clock
 
@@ -82,3 +83,12 @@ def kyc_cases_with_accepted_documents(*, player_ids: Iterable[int]) -> dict[int,
     for document in KycDocument.objects.filter(case__in=list(cases.values()), status="accepted").order_by("uploaded_at", "id"):
         docs[document.case_id].append(document)
     return {player_id: (case, docs.get(case.pk, [])) for player_id, case in cases.items()}
+def annotate_kyc_status(queryset: QuerySet, *, now: datetime | None = None) -> QuerySet:
+    """Players annotated with `kyc_status` as API.md names it (kyc_status() for a whole page in one query)."""
+    now = now or clock.now()
+    effective = Case(
+        When(state=KycState.APPROVED, expires_at__isnull=False, expires_at__lte=now, then=Value(KycState.EXPIRED.value)),
+        default=F("state"), output_field=CharField(),
+    )
+    case = KycCase.objects.filter(player=OuterRef("pk")).annotate(effective=effective).values("effective")[:1]
+    return queryset.annotate(kyc_status=Coalesce(Subquery(case), Value(KycState.NONE.value), output_field=CharField()))

@@ -31,7 +31,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from unfold.admin import TabularInline
 
 from apps.core.admin import (
@@ -44,15 +44,21 @@ from apps.core.admin import (
     log_service_action,
 )
 from apps.core.errors import DomainError
-from apps.core.money import Money
-from apps.core.panels import player_panel
+from apps.core.exports import CsvExportAdminMixin, ExportRangeForm, apply_range, export_form_page, stream_csv
+from apps.core.models import ExportKind
+from apps.core.money import Money, format_amount
+from apps.core.panels import PanelTable, TimelineEvent, player_panel, player_timeline
+from apps.core.player_list import PlayerColumn, register_player_column
+from apps.core.services import data_export_start
+from apps.core.timefmt import readable_time
 from apps.players.models import Player
 from apps.players.selectors import player_by_public_id
 
 from . import selectors, services
-from .models import Account, AccountKind, Entry, LedgerTransaction
+from .models import Account, AccountKind, Entry, LedgerTransaction, TransactionKind
 
 STATEMENT_PAGE_SIZE = 50
+STATEMENT_EXPORT_PERMISSION = "core.export_ledger"
 # Above this many rows (PostgreSQL's estimate), an unfiltered changelist shows the estimate instead of counting.
 ESTIMATE_COUNT_ABOVE = 10_000
 
@@ -228,6 +234,10 @@ class AccountAdmin(LedgerReadOnlyAdmin):
     def get_urls(self):
         return [
             path("<path:object_id>/statement/", self.admin_site.admin_view(self.statement_view), name="ledger_account_statement"),
+            path(
+                "<path:object_id>/statement/export/", self.admin_site.admin_view(self.statement_export_view),
+                name="ledger_account_statement_export",
+            ),
             path("<path:object_id>/adjust/", self.admin_site.admin_view(self.adjust_view), name="ledger_account_adjust"),
             *super().get_urls(),
         ]
@@ -299,6 +309,43 @@ class AccountAdmin(LedgerReadOnlyAdmin):
             newest_url="?" if before else None,
             change_url=reverse("admin:ledger_account_change", args=[account.pk]),
             adjust_url=adjust_url,
+            export_url=reverse("admin:ledger_account_statement_export", args=[account.pk])
+            if request.user.has_perm(STATEMENT_EXPORT_PERMISSION) else None,
+        )
+
+    def statement_export_view(self, request, object_id):
+        """The account's statement as CSV for a date range: every entry, oldest first, with the running balance."""
+        if not (request.user.has_perm("ledger.view_entry") and request.user.has_perm(STATEMENT_EXPORT_PERMISSION)):
+            raise PermissionDenied("Your role may not export statements.")
+        account = self.get_object(request, unquote(object_id))
+        if account is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        form = ExportRangeForm(request.GET if "export" in request.GET else None)
+        if not (form.is_bound and form.is_valid()):
+            return export_form_page(
+                request, admin_site=self.admin_site, opts=self.model._meta, title=f"Export the statement of {account} as CSV",
+                form=form, hidden={}, cancel_url=reverse("admin:ledger_account_statement", args=[account.pk]),
+            )
+        entries = apply_range(
+            Entry.objects.filter(account=account).select_related("transaction__created_by").order_by("id"), "created_at", form
+        )
+        export = data_export_start(
+            kind=ExportKind.STATEMENT, user=request.user,
+            filters={"account": account.pk, "player": account.player.public_id.hex if account.player else "", **form.as_filters()},
+        )
+        currency = account.currency
+        rows = (
+            [
+                entry.created_at, entry.transaction_id, entry.kind, entry.transaction.reference, currency,
+                format_amount(entry.amount, currency), format_amount(entry.balance_after, currency),
+                entry.transaction.created_by.email if entry.transaction.created_by else "", entry.transaction.reason,
+            ]
+            for entry in entries.iterator(chunk_size=2000)
+        )
+        return stream_csv(
+            export=export, filename=f"statement-account-{account.pk}.csv",
+            header=["created_at", "transaction_id", "kind", "reference", "currency", "amount", "balance_after", "posted_by", "reason"],
+            rows=rows,
         )
 
     def adjust_view(self, request, object_id):
@@ -425,7 +472,31 @@ class LedgerTransactionAdmin(LedgerReadOnlyAdmin):
 
 
 @admin.register(Entry)
-class EntryAdmin(EntryColumns, LedgerReadOnlyAdmin):
+class EntryAdmin(CsvExportAdminMixin, EntryColumns, LedgerReadOnlyAdmin):
+    """Every entry; "Export CSV" gives the ledger journal (one row per entry) for a date range and the list's filters."""
+
+    export_kind = ExportKind.LEDGER_JOURNAL
+    export_permission = "core.export_ledger"
+    export_header = (
+        "entry_id", "transaction_id", "created_at", "kind", "reference", "account_id", "account_kind", "player_id", "currency",
+        "amount", "balance_after", "posted_by", "reason",
+    )
+
+    def has_export_permission(self, request) -> bool:
+        return super().has_export_permission(request) and request.user.has_perm("ledger.view_entry")
+
+    def export_queryset(self, queryset):
+        return queryset.select_related("account__player", "transaction__created_by").order_by("id")
+
+    def export_rows(self, entries):
+        for entry in entries:
+            account, txn = entry.account, entry.transaction
+            yield [
+                entry.pk, entry.transaction_id, entry.created_at, entry.kind, txn.reference, account.pk, account.kind,
+                account.player.public_id if account.player else "", account.currency, format_amount(entry.amount, account.currency),
+                format_amount(entry.balance_after, account.currency), txn.created_by.email if txn.created_by else "", txn.reason,
+            ]
+
     list_display = ("id", "transaction_link", "account_display", "kind", "amount_display", "balance_after_display", "created_at")
     list_filter = ("kind", "account__kind", "account__currency")
     list_select_related = ("account__player__user",)
@@ -458,17 +529,19 @@ class EntryAdmin(EntryColumns, LedgerReadOnlyAdmin):
 
 
 @player_panel("Ledger", order=25)
-def _ledger_panel(player) -> list[tuple[str, object]]:
+def _ledger_panel(player, request=None) -> list[tuple[str, object]]:
     cash = selectors.player_cash_account(player=player)
     if cash is None:
         return [("Cash account", "not opened yet (no money has moved)")]
-    statement_url = reverse("admin:ledger_account_statement", args=[cash.pk])
-    adjust_url = reverse("admin:ledger_account_adjust", args=[cash.pk])
-    # Both pages check the viewer's permissions themselves (the panel does not know who is looking).
-    return [
-        ("Cash statement", format_html('<a href="{}">{}</a>', statement_url, _money(cash.balance, cash.currency))),
-        ("Manual adjustment", format_html('<a href="{}">adjust cash…</a>', adjust_url)),
-    ]
+    rows: list[tuple[str, object]] = [("Cash", _money(cash.balance, cash.currency))]
+    if request is None or request.user.has_perm("ledger.view_entry"):
+        statement_url = reverse("admin:ledger_account_statement", args=[cash.pk])
+        rows[0] = ("Cash statement", format_html('<a href="{}">{}</a>', statement_url, _money(cash.balance, cash.currency)))
+    # Only the role that may adjust sees the button; the adjustment view checks the permission again.
+    if request is not None and request.user.has_perm("ledger.adjust_balance"):
+        adjust_url = reverse("admin:ledger_account_adjust", args=[cash.pk])
+        rows.append(("Manual adjustment", format_html('<a href="{}" id="player-adjust-cash">Adjust cash…</a>', adjust_url)))
+    return rows
 
 
 @player_panel("Wallet", order=20)
@@ -481,3 +554,121 @@ def _wallet_panel(player) -> list[tuple[str, object]]:
         ("Held (withdrawals pending)", f"{balances.held} {currency}"),
         ("Withdrawable", f"{balances.withdrawable} {currency}"),
     ]
+
+
+@player_panel("Accounts", order=10, tab="balances")
+def _balances_panel(player) -> PanelTable:
+    """Every ledger account the player has, in every currency, with its cached balance (verify_ledger proves it)."""
+    accounts = Account.objects.filter(player=player).order_by("currency", "kind")
+    return PanelTable(
+        headers=["account", "currency", "balance", "opened"],
+        rows=[[a.get_kind_display(), a.currency, _money(a.balance, a.currency), readable_time(a.created_at, relative=False)]
+              for a in accounts],
+        empty="No account opened yet (no money has moved).",
+    )
+
+
+LEDGER_TAB_ROWS = 100
+
+
+@player_panel("Cash ledger", order=10, tab="ledger")
+def _cash_ledger_panel(player, request=None) -> PanelTable | None:
+    """The latest cash entries with the running balance after each; the full statement and its CSV are one click away."""
+    if request is not None and not request.user.has_perm("ledger.view_entry"):
+        return None  # support sees balances, not the movements behind them
+    cash = selectors.player_cash_account(player=player)
+    if cash is None:
+        return PanelTable(headers=[], rows=[], empty="No cash account yet.")
+    entries = list(
+        Entry.objects.filter(account=cash).select_related("transaction__created_by").order_by("-id")[:LEDGER_TAB_ROWS]
+    )
+    links = [format_html('<a href="{}">Full statement</a>', reverse("admin:ledger_account_statement", args=[cash.pk]))]
+    if request is not None and request.user.has_perm(STATEMENT_EXPORT_PERMISSION):
+        url = reverse("admin:ledger_account_statement_export", args=[cash.pk])
+        links.append(format_html('<a href="{}" id="player-statement-export">Export statement (CSV)</a>', url))
+    return PanelTable(
+        headers=["when", "transaction", "kind", "reference", "amount", "balance after", "by", "reason"],
+        rows=[
+            [
+                readable_time(e.created_at, relative=False),
+                format_html('<a href="{}">#{}</a>', reverse("admin:ledger_ledgertransaction_change", args=[e.transaction_id]),
+                            e.transaction_id),
+                e.get_kind_display(), e.transaction.reference, _money(e.amount, cash.currency), _money(e.balance_after, cash.currency),
+                e.transaction.created_by.email if e.transaction.created_by else "—", e.transaction.reason,
+            ]
+            for e in entries
+        ],
+        empty="No movements yet.",
+        footer=format_html("<p>{}</p>", format_html_join(" · ", "{}", ((link,) for link in links))),
+    )
+
+
+@player_timeline("ledger")
+def _ledger_timeline(player, *, limit: int, request=None) -> list[TimelineEvent]:
+    """Manual adjustments: money moved by hand, with who and why."""
+    if request is not None and not request.user.has_perm("ledger.view_entry"):
+        return []
+    entries = (
+        Entry.objects.filter(account__player=player, kind=TransactionKind.ADJUSTMENT)
+        .select_related("transaction__created_by", "account").order_by("-id")[:limit]
+    )
+    return [
+        TimelineEvent(
+            at=e.created_at, what=f"Balance adjusted by {_money(e.amount, e.account.currency)}", detail=e.transaction.reason,
+            who=e.transaction.created_by.email if e.transaction.created_by else "", source="ledger",
+            link=reverse("admin:ledger_ledgertransaction_change", args=[e.transaction_id]),
+        )
+        for e in entries
+    ]
+
+
+# --- The player list's balance column and filter ---
+
+
+class BalanceRangeFilter(admin.SimpleListFilter):
+    """Cash balance bands in the wallet's own currency (minor units compared, so JPY and EUR bands mean 'units')."""
+
+    title = "cash balance"
+    parameter_name = "balance"
+    BANDS = {"zero": (0, 0), "lt100": (1, 99), "100to1000": (100, 999), "1000to10000": (1000, 9999), "gte10000": (10000, None)}
+
+    def lookups(self, request, model_admin):
+        return [("zero", "zero"), ("lt100", "under 100"), ("100to1000", "100 – 999"), ("1000to10000", "1,000 – 9,999"),
+                ("gte10000", "10,000 and more")]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value() or "")
+        if band is None:
+            return queryset
+        from django.db.models.functions import Coalesce
+
+        from apps.core.money import MINOR_UNITS
+
+        low, high = band
+        by_digits: dict[int, list[str]] = {}
+        for currency, digits in MINOR_UNITS.items():
+            by_digits.setdefault(digits, []).append(currency)
+        matches = Q()
+        for digits, currencies in by_digits.items():
+            scale = 10**digits
+            band_q = Q(currency__in=currencies, _balance__gte=low * scale)
+            if high is not None:
+                band_q &= Q(_balance__lt=(high + 1) * scale)
+            matches |= band_q
+        return queryset.annotate(_balance=Coalesce("cash_balance", 0)).filter(matches)
+
+
+def _cash_balance_subquery():
+    from django.db.models import OuterRef, Subquery
+
+    return Subquery(
+        Account.objects.filter(player=OuterRef("pk"), kind=AccountKind.PLAYER_CASH, currency=OuterRef("currency")).values("balance")[:1]
+    )
+
+
+register_player_column(PlayerColumn(
+    name="cash_balance", label="cash", order=10, annotation=_cash_balance_subquery,
+    display=lambda player, value: _money(value or 0, player.currency),
+    csv=lambda player, value: format_amount(value or 0, player.currency),
+    list_filter=BalanceRangeFilter,
+))

@@ -19,7 +19,8 @@ from unfold.admin import TabularInline
 from apps.core.admin import MoneyFormField, NoEditPermissions, ReadOnlyHistoryAdmin, log_service_action, shell_adminform
 from apps.core.errors import DomainError
 from apps.core.money import format_amount
-from apps.core.panels import player_panel
+from apps.core.panels import PanelTable, TimelineEvent, player_panel, player_timeline
+from apps.core.timefmt import readable_time
 from apps.players.models import Player
 
 from .models import Exclusion, Limit, LimitKind, LimitPeriod, PlayerProtection
@@ -270,3 +271,65 @@ def _protection_panel(player):
         rows.append(("Self-excluded until", overview.self_excluded_until or "—"))
     rows.append(("Reality check", f"every {overview.reality_check_minutes} min" if overview.reality_check_minutes else "off"))
     return rows
+
+
+def _limit_amount(minor, currency: str) -> str:
+    return "none" if minor is None else f"{format_amount(minor, currency)} {currency}"
+
+
+@player_panel("Limits", order=10, tab="limits")
+def _limits_panel(player) -> PanelTable:
+    limits = Limit.objects.filter(player=player).order_by("kind", "period")
+    return PanelTable(
+        headers=["limit", "in force", "since", "pending change", "applies from", "player confirmation"],
+        rows=[
+            [f"{limit.get_kind_display()} ({limit.get_period_display()})", _limit_amount(limit.amount_minor, limit.currency),
+             readable_time(limit.activated_at, relative=False),
+             "removal" if limit.pending_removal else (_limit_amount(limit.pending_amount_minor, limit.currency)
+                                                     if limit.pending_amount_minor is not None else "—"),
+             readable_time(limit.pending_from) if limit.pending_from else "—",
+             "required" if limit.confirmation_required else "—"]
+            for limit in limits
+        ],
+        empty="No limits set.",
+    )
+
+
+@player_panel("Time-outs and self-exclusions", order=20, tab="limits")
+def _exclusions_panel(player) -> PanelTable:
+    exclusions = Exclusion.objects.filter(player=player).order_by("-starts_at", "-pk")[:50]
+    return PanelTable(
+        headers=["kind", "requested", "from", "until", "ended", "why it ended"],
+        rows=[
+            [e.get_kind_display(), readable_time(e.requested_at, relative=False), readable_time(e.starts_at, relative=False),
+             "permanent" if e.permanent else readable_time(e.ends_at), readable_time(e.ended_at, relative=False) if e.ended_at else "—",
+             e.get_end_reason_display() or "—"]
+            for e in exclusions
+        ],
+        empty="Never excluded.",
+    )
+
+
+@player_timeline("limits")
+def _limits_timeline(player, *, limit: int) -> list[TimelineEvent]:
+    """Limit changes (set, lowered, raise requested, applied) and exclusions, from their history."""
+    events = []
+    rows = Limit.history.filter(player_id=player.pk).select_related("history_user").order_by("-history_date", "-history_id")[:limit]
+    for row in rows:
+        amount = _limit_amount(row.amount_minor, row.currency)
+        pending = ""
+        if row.pending_removal:
+            pending = ", removal pending"
+        elif row.pending_amount_minor is not None:
+            pending = f", raise to {_limit_amount(row.pending_amount_minor, row.currency)} pending"
+        events.append(TimelineEvent(
+            at=row.history_date, what=f"{LimitKind(row.kind).label} limit ({row.period}): {amount}{pending}",
+            detail=row.history_change_reason or "", who=row.history_user.email if row.history_user else "", source="limits",
+        ))
+    for e in Exclusion.objects.filter(player=player).order_by("-starts_at", "-pk")[:limit]:
+        until = "permanently" if e.permanent else f"until {readable_time(e.ends_at, relative=False)}"
+        events.append(TimelineEvent(at=e.requested_at, what=f"{e.get_kind_display()} {until}", source="limits"))
+        if e.ended_at:
+            events.append(TimelineEvent(at=e.ended_at, what=f"{e.get_kind_display()} ended", detail=e.get_end_reason_display(),
+                                        source="limits"))
+    return events

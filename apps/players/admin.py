@@ -7,24 +7,25 @@ Profile edits also go through a service and need a reason.
 
 from __future__ import annotations
 
-import contextlib
-import uuid
+from datetime import timedelta
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import authenticate
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django_fsm import can_proceed
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm
 from unfold.forms import AuthenticationForm as ShellAuthenticationForm
 from unfold.forms import UserChangeForm as ShellUserChangeForm
 
+from apps.core import clock
 from apps.core.admin import (
     AuditedHistoryAdmin,
     ReadOnlyHistoryAdmin,
@@ -33,11 +34,24 @@ from apps.core.admin import (
     confirm_action_page,
     shell_styled,
 )
+from apps.core.errors import DomainError
+from apps.core.exports import CsvExportAdminMixin
 from apps.core.markets_hook import market_codes
-from apps.core.panels import player_panel, render_player_overview
+from apps.core.models import ExportKind
+from apps.core.panels import (
+    PanelTable,
+    TimelineEvent,
+    player_panel,
+    player_timeline,
+    player_timeline_events,
+    render_player_overview,
+    visible_tabs,
+)
+from apps.core.player_list import annotate_player_columns, player_columns
+from apps.core.timefmt import readable_time
 
-from . import services
-from .models import ExcludedIdentity, Player, User
+from . import selectors, services
+from .models import ExcludedIdentity, Player, PlayerNote, PlayerStatus, PlayerTag, Tag, User
 
 # --- Logins ---
 
@@ -183,19 +197,68 @@ class StatusReasonForm(forms.Form):
         return reason
 
 
+class MarketFilter(admin.SimpleListFilter):
+    """The licences from the markets table (a handful of rows), not a DISTINCT over every player on each page."""
+
+    title = "market"
+    parameter_name = "market"
+
+    def lookups(self, request, model_admin):
+        return [(code, code) for code in market_codes()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(market=self.value()) if self.value() else queryset
+
+
+class TagFilter(admin.SimpleListFilter):
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        return list(Tag.objects.values_list("pk", "name"))
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(player_tags__tag_id=int(value))
+        return queryset
+
+
+def _column_display(column):
+    def show(obj):
+        return column.display(obj, getattr(obj, column.name, None))
+
+    return admin.display(description=column.label, ordering=column.name)(show)
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label="Note", max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class TagForm(forms.Form):
+    tag = forms.ModelChoiceField(queryset=Tag.objects.all())
+    reason = forms.CharField(max_length=255)
+
+
 @admin.register(Player)
-class PlayerAdmin(AuditedHistoryAdmin):
+class PlayerAdmin(CsvExportAdminMixin, AuditedHistoryAdmin):
+    """The player list (fits 1440 px: no UUID; balance and KYC come from their apps through core.player_list)
+    and the player's 360° page, as tabs fed by core.panels."""
+
     form = PlayerAdminForm
-    list_display = ("email", "full_name", "public_id", "status", "country", "market", "currency", "is_test_player", "created_at")
-    list_filter = ("status", "market", "country", "currency", "is_test_player")
     list_select_related = ("user",)
-    search_fields = ("user__email", "user__first_name", "user__last_name")
-    search_help_text = "Email or name; an exact public id (UUID) or internal id also matches."
+    list_per_page = 50
+    search_fields = ("user__email",)  # shows the box; the search itself is selectors.player_search
+    search_help_text = "Email, name (accents ignored), phone, or an id (public UUID or internal number)."
     ordering = ("-created_at",)
-    date_hierarchy = "created_at"
     actions = ("suspend_players", "reinstate_players", "close_players")
+    export_kind = ExportKind.PLAYERS
+    export_permission = "core.export_players"
+    export_header = (
+        "id", "public_id", "email", "first_name", "last_name", "phone", "country", "market", "currency", "status",
+        "kyc_status", "cash_balance", "tags", "registered_at", "last_login",
+    )
     readonly_fields = (
-        "overview",
         "public_id",
         "email",
         "full_name",
@@ -217,7 +280,6 @@ class PlayerAdmin(AuditedHistoryAdmin):
         "updated_at",
     )
     base_fieldsets = (
-        ("360° overview", {"fields": ("overview",)}),
         ("Account", {"fields": ("public_id", "email", "full_name", "status", "status_reason", "status_changed_at", "is_test_player")}),
         (
             "Registration",
@@ -226,6 +288,46 @@ class PlayerAdmin(AuditedHistoryAdmin):
         ("Identity and contact", {"fields": EDITABLE_IDENTITY_FIELDS}),
         ("Verification", {"fields": ("email_verified", "phone_verified", "id_document_type", "id_document_number", "activated_at")}),
     )
+
+    # --- The list ---
+
+    def get_queryset(self, request):
+        return annotate_player_columns(super().get_queryset(request).select_related("user"))
+
+    def get_list_display(self, request):
+        columns = {column.name: _column_display(column) for column in player_columns()}
+        return ("player_display", *columns.values(), "market", "status", "last_login")
+
+    def get_list_filter(self, request):
+        extra = {column.name: column.list_filter for column in player_columns() if column.list_filter}
+        balance = [f for name, f in extra.items() if "balance" in name]
+        others = [f for name, f in extra.items() if "balance" not in name]
+        return ("status", *others, MarketFilter, TagFilter, ("created_at", admin.DateFieldListFilter), *balance)
+
+    def get_search_results(self, request, queryset, search_term):
+        return selectors.player_search(queryset, search_term), False
+
+    @admin.display(description="player", ordering="user__email")
+    def player_display(self, obj: Player) -> str:
+        return format_html('{}<br><span class="quiet">{}</span>', obj.user.email, obj.user.get_full_name())
+
+    @admin.display(description="last login", ordering="user__last_login")
+    def last_login(self, obj: Player) -> str:
+        return readable_time(obj.user.last_login)
+
+    def export_queryset(self, queryset):
+        return queryset.prefetch_related("player_tags__tag")
+
+    def export_rows(self, players):
+        columns = player_columns()
+        for player in players:
+            values = {column.name: column.csv(player, getattr(player, column.name, None)) for column in columns}
+            yield [
+                player.pk, player.public_id, player.user.email, player.user.first_name, player.user.last_name, player.phone,
+                player.country, player.market, player.currency, player.status, values.get("kyc_state", ""),
+                values.get("cash_balance", ""), ";".join(sorted(t.tag.name for t in player.player_tags.all())),
+                player.created_at, player.user.last_login,
+            ]
 
     # Players come only from registration, and are closed, never deleted (records must be retained).
     def has_add_permission(self, request) -> bool:
@@ -247,15 +349,6 @@ class PlayerAdmin(AuditedHistoryAdmin):
             return (*self.base_fieldsets, ("Why", {"fields": ("change_reason",)}))
         return self.base_fieldsets
 
-    def get_search_results(self, request, queryset, search_term):
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip()
-        with contextlib.suppress(ValueError):
-            results |= queryset.filter(public_id=uuid.UUID(term))
-        if term.isdigit():
-            results |= queryset.filter(pk=int(term))
-        return results, may_have_duplicates
-
     @admin.display(description="email", ordering="user__email")
     def email(self, obj: Player) -> str:
         return obj.user.email
@@ -263,10 +356,6 @@ class PlayerAdmin(AuditedHistoryAdmin):
     @admin.display(description="name", ordering="user__last_name")
     def full_name(self, obj: Player) -> str:
         return obj.user.get_full_name()
-
-    @admin.display(description="360° view")
-    def overview(self, obj: Player) -> str:
-        return render_player_overview(obj)
 
     def save_model(self, request, obj: Player, form, change: bool) -> None:
         reason = form.cleaned_data.get("change_reason", "").strip()
@@ -286,6 +375,8 @@ class PlayerAdmin(AuditedHistoryAdmin):
     def get_urls(self):
         meta = self.model._meta
         return [
+            path("<path:object_id>/notes/add/", self.admin_site.admin_view(self.note_add_view), name="players_player_note_add"),
+            path("<path:object_id>/tags/<str:operation>/", self.admin_site.admin_view(self.tag_view), name="players_player_tag"),
             path(
                 "<path:object_id>/status/<str:transition>/",
                 self.admin_site.admin_view(self.status_view),
@@ -297,13 +388,75 @@ class PlayerAdmin(AuditedHistoryAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
         obj = self.get_object(request, unquote(object_id))
-        if obj is not None and self.has_change_status_permission(request, obj):
-            extra_context["status_transitions"] = [
-                (verb, reverse("admin:players_player_status", args=[obj.pk, name]))
-                for name, (_service, verb, _done) in STATUS_TRANSITIONS.items()
-                if can_proceed(getattr(obj, name))
-            ]
+        if obj is not None:
+            tabs = visible_tabs(request)
+            active = request.GET.get("tab", "overview")
+            if active not in {key for key, _label in tabs}:
+                active = "overview"
+            change_url = reverse("admin:players_player_change", args=[obj.pk])
+            extra_context.update(
+                player_tabs=[(key, label, f"{change_url}?tab={key}") for key, label in tabs],
+                active_tab=active,
+                tab_content=render_player_overview(obj, request=request, tab=active),
+                title=f"{obj.user.get_full_name() or obj.user.email} — {obj.user.email}",
+            )
+            if self.has_change_status_permission(request, obj):
+                extra_context["status_transitions"] = [
+                    (verb, reverse("admin:players_player_status", args=[obj.pk, name]))
+                    for name, (_service, verb, _done) in STATUS_TRANSITIONS.items()
+                    if can_proceed(getattr(obj, name))
+                ]
         return super().change_view(request, object_id, form_url, extra_context)
+
+    # --- Notes and tags (buttons on the overview tab; POST only, permission checked here and in the service) ---
+
+    def _player_or_404(self, request, object_id) -> Player:
+        player = self.get_object(request, unquote(object_id))
+        if player is None:
+            raise PermissionDenied("No such player, or not yours to see.")
+        return player
+
+    def _back(self, player: Player) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:players_player_change", args=[player.pk]) + "?tab=overview")
+
+    def note_add_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm(services.NOTE_PERMISSION):
+            raise PermissionDenied("Your role may not add notes.")
+        player = self._player_or_404(request, object_id)
+        form = NoteForm(request.POST)
+        if form.is_valid():
+            services.player_note_add(player=player, author=request.user, text=form.cleaned_data["text"])
+            self.log_change(request, player, "Note added")
+            self.message_user(request, "Note added.", messages.SUCCESS)
+        else:
+            self.message_user(request, "The note was empty; nothing added.", messages.WARNING)
+        return self._back(player)
+
+    def tag_view(self, request, object_id, operation: str):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        permission = services.TAG_PERMISSION if operation == "add" else services.UNTAG_PERMISSION
+        if operation not in ("add", "remove") or not request.user.has_perm(permission):
+            raise PermissionDenied("Your role may not change tags.")
+        player = self._player_or_404(request, object_id)
+        form = TagForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "Choose a tag and give a reason.", messages.WARNING)
+            return self._back(player)
+        tag, reason = form.cleaned_data["tag"], form.cleaned_data["reason"]
+        try:
+            if operation == "add":
+                services.player_tag_add(player=player, tag=tag, actor=request.user, reason=reason)
+            else:
+                services.player_tag_remove(player=player, tag=tag, actor=request.user, reason=reason)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.log_change(request, player, f"Tag {tag} {'added' if operation == 'add' else 'removed'}: {reason}")
+            self.message_user(request, f"Tag {tag} {'added' if operation == 'add' else 'removed'}.", messages.SUCCESS)
+        return self._back(player)
 
     def _apply_status(self, request, players, transition: str, reason: str) -> None:
         service, _verb, done = STATUS_TRANSITIONS[transition]
@@ -382,12 +535,160 @@ class PlayerAdmin(AuditedHistoryAdmin):
 @player_panel("Account", order=10)
 def _account_panel(player) -> list[tuple[str, object]]:
     return [
+        ("Name", player.user.get_full_name() or "—"),
+        ("Email", player.user.email),
+        ("Phone", player.phone or "—"),
+        ("Born", player.date_of_birth),
+        ("Country", player.country),
         ("Status", player.get_status_display()),
         ("Status reason", player.status_reason or "—"),
-        ("Status since", player.status_changed_at or "—"),
-        ("Registered", player.created_at),
-        ("Activated (first KYC approval)", player.activated_at or "—"),
+        ("Status since", readable_time(player.status_changed_at)),
+        ("Registered", readable_time(player.created_at)),
+        ("Activated (first KYC approval)", readable_time(player.activated_at)),
+        ("Last login", readable_time(player.user.last_login)),
     ]
+
+
+def _csrf_input(request) -> str:
+    from django.middleware.csrf import get_token
+
+    return format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
+
+
+@player_panel("Tags", order=12)
+def _tags_panel(player, request=None) -> list[tuple[str, object]]:
+    tags = selectors.player_tags(player=player)
+    shown = format_html_join(
+        ", ", '<span class="player-tag" title="{}">{}</span>',
+        ((f"{t.reason} — {t.added_by or 'system'}, {readable_time(t.created_at, relative=False)}", t.tag.name) for t in tags),
+    ) or "none"
+    rows: list[tuple[str, object]] = [("Tags", shown)]
+    if request is not None and request.user.has_perm(services.TAG_PERMISSION):
+        url = reverse("admin:players_player_tag", args=[player.pk, "add"])
+        options = format_html_join("", '<option value="{}">{}</option>', Tag.objects.values_list("pk", "name"))
+        rows.append(("Add or remove a tag", format_html(
+            '<form method="post" action="{}" id="player-tag-form">{}<select name="tag" id="player-tag-select">{}</select> '
+            '<input name="reason" placeholder="reason" required maxlength="255" id="player-tag-reason"> '
+            '<button type="submit" id="player-tag-add">Add tag</button>'
+            '{}</form>',
+            url, _csrf_input(request), options,
+            format_html(' <button type="submit" class="secondary" formaction="{}" id="player-tag-remove">Remove tag</button>',
+                        reverse("admin:players_player_tag", args=[player.pk, "remove"]))
+            if request.user.has_perm(services.UNTAG_PERMISSION) else "",
+        )))
+    return rows
+
+
+@player_panel("Internal notes", order=13)
+def _notes_panel(player, request=None) -> PanelTable:
+    notes = selectors.player_notes(player=player, limit=20)
+    footer = ""
+    if request is not None and request.user.has_perm(services.NOTE_PERMISSION):
+        footer = format_html(
+            '<form method="post" action="{}" id="player-note-form">{}<textarea name="text" rows="2" cols="60" required '
+            'maxlength="4000" id="player-note-text" placeholder="Internal note (never shown to the player)"></textarea> '
+            '<button type="submit" id="player-note-add">Add note</button></form>',
+            reverse("admin:players_player_note_add", args=[player.pk]), _csrf_input(request),
+        )
+    return PanelTable(
+        headers=["when", "author", "note"],
+        rows=[[readable_time(n.created_at), n.author.email, n.text] for n in notes],
+        empty="No notes yet.", footer=footer,
+    )
+
+
+@player_panel("Logins", order=10, tab="logins")
+def _logins_panel(player) -> PanelTable:
+    """Successful and failed logins of the player's email, as django-axes records them (API and admin alike)."""
+    from axes.models import AccessFailureLog, AccessLog
+
+    email = player.user.email
+    since = clock.now() - timedelta(days=365)
+    ok = AccessLog.objects.filter(username=email, attempt_time__gte=since).order_by("-attempt_time")[:50]
+    failed = AccessFailureLog.objects.filter(username=email, attempt_time__gte=since).order_by("-attempt_time")[:50]
+    rows = [(a.attempt_time, "logged in", a.ip_address, a.user_agent, a.path_info) for a in ok]
+    rows += [(a.attempt_time, "locked out" if a.locked_out else "failed", a.ip_address, a.user_agent, a.path_info) for a in failed]
+    rows.sort(key=lambda row: row[0], reverse=True)
+    return PanelTable(
+        headers=["when", "result", "IP", "device (user agent)", "where"],
+        rows=[[readable_time(when), result, ip or "—", (agent or "")[:80], where] for when, result, ip, agent, where in rows[:50]],
+        empty="No logins recorded in the last year.",
+    )
+
+
+@player_panel("Timeline", order=10, tab="timeline")
+def _timeline_panel(player, request=None) -> PanelTable:
+    events = player_timeline_events(player, request=request, limit=200)
+    return PanelTable(
+        headers=["when", "what", "detail", "by"],
+        rows=[
+            [readable_time(e.at), format_html('<a href="{}">{}</a>', e.link, e.what) if e.link else e.what, e.detail, e.who or "—"]
+            for e in events
+        ],
+        empty="Nothing has happened to this player yet.",
+    )
+
+
+_STATUS_LABELS = dict(PlayerStatus.choices)
+
+
+@player_timeline("players")
+def _player_timeline(player, *, limit: int) -> list[TimelineEvent]:
+    """Profile history (registration, status changes, identity edits, market moves), notes and tags."""
+    events: list[TimelineEvent] = []
+    # One extra row, so the oldest shown can be compared with the one before it (prev_record would query per row).
+    history = list(player.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1])
+    for row, previous in zip(history[:limit], [*history[1 : limit + 1], None], strict=False):
+        if row.history_type == "+":
+            what = "Registered"
+        elif previous is not None and previous.status != row.status:
+            before, after = previous.status, row.status
+            what = f"Status: {_STATUS_LABELS.get(before, before)} → {_STATUS_LABELS.get(after, after)}"
+        else:
+            what = "Profile changed"
+        who = row.history_user.email if row.history_user else ""
+        events.append(TimelineEvent(at=row.history_date, what=what, detail=row.history_change_reason or "", who=who, source="players"))
+    for note in selectors.player_notes(player=player, limit=limit):
+        events.append(TimelineEvent(at=note.created_at, what="Note", detail=note.text[:200], who=note.author.email, source="players"))
+    tag_history = PlayerTag.history.filter(player_id=player.pk).select_related("tag", "history_user").order_by("-history_date")[:limit]
+    for row in tag_history:
+        verb = {"+": "Tagged", "-": "Untagged"}.get(row.history_type, "Tag changed")
+        who = row.history_user.email if row.history_user else ""
+        events.append(TimelineEvent(at=row.history_date, what=f"{verb}: {row.tag.name}", detail=row.history_change_reason or "",
+                                    who=who, source="players"))
+    return events
+
+
+@admin.register(Tag)
+class TagAdmin(AuditedHistoryAdmin):
+    list_display = ("name", "description", "players")
+    search_fields = ("name",)
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(player_count=Count("player_tags"))
+
+    @admin.display(description="players", ordering="player_count")
+    def players(self, obj: Tag) -> int:
+        return obj.player_count
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # a tag in use is history; rename or describe it instead
+
+    def save_model(self, request, obj, form, change) -> None:
+        obj._history_user = request.user
+        obj._change_reason = "edited in the admin"
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(PlayerNote)
+class PlayerNoteAdmin(ReadOnlyHistoryAdmin):
+    """Every note, searchable; added from the player's page (services.player_note_add), never edited."""
+
+    list_display = ("created_at", "player", "author", "text")
+    list_select_related = ("player__user", "author")
+    search_fields = ("player__user__email", "text")
 
 
 @admin.register(ExcludedIdentity)

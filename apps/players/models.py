@@ -196,3 +196,57 @@ class ExcludedIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of player {self.player_id} ({'active' if self.active else 'lifted'})"
+
+
+class Tag(models.Model):
+    """A label staff put on players to treat them alike: VIP, problem gambling, bonus abuse, ...
+
+    Tags are data (operators add new ones), so the list filter and the 360 follow without a deploy.
+    """
+
+    name = models.CharField(max_length=40, unique=True)
+    description = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PlayerTag(models.Model):
+    """One tag on one player, with who put it there and why; removing it leaves the history row."""
+
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="player_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.PROTECT, related_name="player_tags")
+    reason = models.CharField(max_length=255)
+    added_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["player", "tag"], name="players_player_tag_once")]
+
+    def __str__(self) -> str:
+        return f"{self.tag} on player {self.player_id}"
+
+
+class PlayerNote(models.Model):
+    """An internal note on a player (never shown to them): what support was told, what an operator decided.
+
+    Notes are only added, never edited or deleted, so the account's story cannot be rewritten afterwards.
+    """
+
+    player = models.ForeignKey(Player, on_delete=models.PROTECT, related_name="notes")
+    author = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"Note on player {self.player_id} by {self.author_id}"

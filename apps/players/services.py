@@ -15,14 +15,23 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from apps.core import clock
-from apps.core.errors import AccountBlocked, CountryBlocked, EmailTaken, SelfExcluded, TokenInvalid, Underage, ValidationFailed
+from apps.core.errors import (
+    AccountBlocked,
+    CountryBlocked,
+    EmailTaken,
+    PermissionDenied,
+    SelfExcluded,
+    TokenInvalid,
+    Underage,
+    ValidationFailed,
+)
 from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
 from apps.core.identity import normalise_identity_text
 from apps.core.markets_hook import identity_on_national_register, market_codes, market_for_country
 from apps.core.money import MINOR_UNITS, Money
 
-from .models import ExcludedIdentity, IdentityKind, Player, PlayerStatus, StatusReason, User
+from .models import ExcludedIdentity, IdentityKind, Player, PlayerNote, PlayerStatus, PlayerTag, StatusReason, Tag, User
 from .signals import player_logged_in, player_registered
 
 DEPOSIT_LIMIT_PERIODS = ("day", "week", "month")
@@ -296,6 +305,73 @@ def player_set_test_flag(*, player: Player, actor: User | None, is_test_player: 
         locked.is_test_player = is_test_player
         save_with_history(locked, actor=actor, reason=reason)
     return locked
+
+
+# --- Staff notes and tags on a player (the 360's overview); the permission is checked here again ---
+
+NOTE_PERMISSION = "players.add_playernote"
+TAG_PERMISSION = "players.add_playertag"
+UNTAG_PERMISSION = "players.delete_playertag"
+STATUS_PERMISSION = "players.change_player_status"
+
+
+def _require_perm(actor: User | None, permission: str) -> None:
+    # The admin hides what a role may not do; the service refuses it anyway (a forged POST, another caller).
+    if actor is None or not actor.is_active or not actor.has_perm(permission):
+        raise PermissionDenied("Your role may not do this.")
+
+
+def _required_text(value: str, *, field: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationFailed(details={field: [f"{what} is required."]})
+    return value
+
+
+@transaction.atomic
+def player_note_add(*, player: Player, author: User, text: str) -> PlayerNote:
+    """An internal note, kept forever with its author and time (notes are never edited)."""
+    _require_perm(author, NOTE_PERMISSION)
+    text = _required_text(text, field="text", what="The note")[:4000]
+    note = PlayerNote(player=player, author=author, text=text)
+    save_with_history(note, actor=author, reason="note added")
+    return note
+
+
+@transaction.atomic
+def tag_create(*, name: str, actor: User | None, description: str = "") -> Tag:
+    """A new kind of tag for staff to use (the admin's add form does the same, with history)."""
+    name = _required_text(name, field="name", what="A name")[:40]
+    tag = Tag(name=name, description=description[:255])
+    save_with_history(tag, actor=actor, reason="tag created")
+    return tag
+
+
+@transaction.atomic
+def player_tag_add(*, player: Player, tag: Tag, actor: User, reason: str) -> PlayerTag:
+    """Tag a player (VIP, problem gambling, ...); tagging twice keeps the first tagging."""
+    _require_perm(actor, TAG_PERMISSION)
+    reason = _required_text(reason, field="reason", what="A reason")
+    existing = PlayerTag.objects.filter(player=player, tag=tag).first()
+    if existing is not None:
+        return existing
+    tagged = PlayerTag(player=player, tag=tag, reason=reason[:255], added_by=actor)
+    save_with_history(tagged, actor=actor, reason=reason)
+    return tagged
+
+
+@transaction.atomic
+def player_tag_remove(*, player: Player, tag: Tag, actor: User, reason: str) -> bool:
+    """Take a tag off; the history keeps who removed it and why. Returns whether there was one."""
+    _require_perm(actor, UNTAG_PERMISSION)
+    reason = _required_text(reason, field="reason", what="A reason")
+    tagged = PlayerTag.objects.select_for_update().filter(player=player, tag=tag).first()
+    if tagged is None:
+        return False
+    tagged._history_user = actor
+    tagged._change_reason = reason[:100]
+    tagged.delete()
+    return True
 
 
 # --- Sessions: JWT pairs. The view authenticates (django-axes needs the request); these decide what is issued. ---

@@ -136,7 +136,7 @@ def test_player_page_shows_the_360_panel(as_role, player, fund):
     fund(player, "12.34")
     client, _ = as_role("operator")
     text = client.get(change_url(player)).content.decode()
-    assert "360° overview" in text
+    assert 'id="tab-overview"' in text and 'id="tab-timeline"' in text  # the 360 as tabs
     assert "12.34 EUR" in text  # cash, from the ledger
     assert "KYC status" in text
     assert "Suspend…" in text

@@ -23,6 +23,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from apps.backoffice.demo_documents import specimen_passport_pdf
 from apps.core import clock
 from apps.core.money import Money
 from apps.core.role_sync import sync_role_permissions
@@ -39,7 +40,8 @@ from apps.markets import selectors as markets_selectors
 from apps.payments import selectors as payments_selectors
 from apps.payments import services as payments_services
 from apps.payments.models import Deposit, DepositMethod, Withdrawal, WithdrawalStatus
-from apps.players.models import Player, User
+from apps.players import services as players_services
+from apps.players.models import Player, PlayerNote, Tag, User
 from apps.players.services import player_register
 
 DEFAULT_STAFF_PASSWORD = "Demo-operator-2024!"
@@ -107,12 +109,30 @@ DEPOSIT_LIMIT = ("lukas.weber", LimitPeriod.WEEK, "200.00")
 TIMEOUT = ("ines.costa", 48)
 SELF_EXCLUSION = ("sophie.peeters", 6)
 
-# A tiny but real PDF: the KYC upload judges files by their bytes, not their name.
-DEMO_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
 PASSPORT_VALID_DAYS = 4 * 365
+
+# Phone numbers staff can search by ("+49 170 555 0001", "01705550001" and "5550001" all find Anna).
+DIALLING_CODES = {"DE": 49, "AT": 43, "IT": 39, "ES": 34, "PT": 351, "IE": 353, "FI": 358, "BE": 32, "SE": 46, "MT": 356, "NO": 47,
+                  "GB": 44}
+# Tags and internal notes as operators leave them: (player, tag, why).
+TAGS = (
+    ("anna.schmidt", "VIP", "Demo: high deposits, account manager assigned."),
+    ("sophie.peeters", "Problem gambling", "Demo: self-excluded after a safer-gambling conversation."),
+)
+NOTES = (
+    ("anna.schmidt", "Demo: called about her pending withdrawal; told her it is reviewed within 24 hours."),
+)
+
+
+def demo_phone(index: int, country: str) -> str:
+    return f"+{DIALLING_CODES.get(country, 1)} 170 555 {index + 1:04d}"
+
+
+def demo_passport(player: Player, expires: date) -> bytes:
+    return specimen_passport_pdf(
+        surname=player.user.last_name, given_names=player.user.first_name, nationality=player.country,
+        born=player.date_of_birth, number=f"DEMO{player.pk:06d}", expires=expires,
+    )
 
 
 def player_email(local: str) -> str:
@@ -156,7 +176,7 @@ class Command(BaseCommand):
         for index, (local, first, last, country, currency, born, amount) in enumerate(PLAYERS):
             player, was_created = self._player(
                 email=player_email(local), first_name=first, last_name=last, country=country,
-                currency=currency, date_of_birth=born, password=player_password,
+                currency=currency, date_of_birth=born, password=player_password, phone=demo_phone(index, country),
             )
             self.done["players"] += was_created
             players[local] = player
@@ -172,6 +192,7 @@ class Command(BaseCommand):
             player = players[local]
             self._withdrawal(player=player, local=local, amount=Money(Decimal(amount), player.currency), target=target, operator=operator)
         self._responsible_gaming(players)
+        self._tags_and_notes(players, operator=operator)
 
         games = self._games()
         self._report(
@@ -198,8 +219,23 @@ class Command(BaseCommand):
     def _player(self, *, email: str, password: str, **fields) -> tuple[Player, bool]:
         existing = Player.objects.select_related("user").filter(user__email__iexact=email).first()
         if existing is not None:
+            if not existing.phone and fields.get("phone"):  # seeded before the demo had phone numbers
+                existing = players_services.player_update_identity(
+                    player=existing, actor=None, reason="demo: phone number", phone=fields["phone"]
+                )
             return existing, False
         return player_register(email=email, password=password, signup_device="PC", **fields), True
+
+    def _tags_and_notes(self, players: dict[str, Player], *, operator: User) -> None:
+        for local, tag_name, reason in TAGS:
+            tag = Tag.objects.filter(name=tag_name).first() or players_services.tag_create(name=tag_name, actor=operator)
+            if not players[local].player_tags.filter(tag=tag).exists():
+                players_services.player_tag_add(player=players[local], tag=tag, actor=operator, reason=reason)
+                self.done["tags"] += 1
+        for local, text in NOTES:
+            if not PlayerNote.objects.filter(player=players[local], text=text).exists():
+                players_services.player_note_add(player=players[local], author=operator, text=text)
+                self.done["notes"] += 1
 
     # --- money ---
 
@@ -259,11 +295,12 @@ class Command(BaseCommand):
         if state == KycState.NONE:
             unsubmitted = kyc_selectors.kyc_documents(case=case).filter(submitted_at__isnull=True, status=DocumentStatus.PENDING)
             if not unsubmitted.exists():  # an earlier run may have stopped between upload and submit
+                expires_on = clock.now().date() + timedelta(days=PASSPORT_VALID_DAYS)
                 kyc_services.kyc_document_upload(
                     player=player,
                     kind=DocumentKind.PASSPORT,
-                    uploaded_file=SimpleUploadedFile("passport.pdf", DEMO_PDF, content_type="application/pdf"),
-                    expires_on=clock.now().date() + timedelta(days=PASSPORT_VALID_DAYS),
+                    uploaded_file=SimpleUploadedFile("passport.pdf", demo_passport(player, expires_on), content_type="application/pdf"),
+                    expires_on=expires_on,
                 )
             case = kyc_services.kyc_submit(player=player)
             self.done["kyc steps"] += 1
