@@ -57,6 +57,7 @@ STAFF_PASSWORD = "Demo-operator-2024!"
 NEW_PASSWORD = "A-strong-passphrase-42"
 WITHDRAWERS = ("anna.schmidt", "sofia.rossi", "aoife.murphy", "erik.lindqvist")
 GENERIC_SECRET = "soak-generic-secret-" + uuid.uuid4().hex
+WEB_APPLICATION_NAME = "soak-web"  # the web processes' PostgreSQL application_name: the killer ends only these
 
 
 def parse_args() -> argparse.Namespace:
@@ -121,6 +122,26 @@ class Http:
 
     def call(self, method: str, path: str, body: object = None, *, token: str | None = None, headers: dict | None = None,
              raw: bytes | None = None) -> tuple[int, object]:
+        """Send, and on a 503 (the killer thread ended this worker's database connection) check its shape and
+        send the very same request again, as API.md tells clients to: same body, same Idempotency-Key."""
+        self.after_unavailable = False
+        for _ in range(20):
+            status, data, response_headers = self._send(method, path, body, token=token, headers=headers, raw=raw)
+            if status != 503:
+                return status, data
+            self.after_unavailable = True
+            shaped = isinstance(data, dict) and data.get("error", {}).get("code") == "service_unavailable"
+            retry_after = response_headers.get("Retry-After", "")
+            self.stats.count("503 answers (database connection killed), retried")
+            if not (shaped and retry_after.isdigit()):
+                self.stats.fail(f"{method} {path} -> 503 without the error shape or Retry-After: {data!r} {retry_after!r}")
+                return status, data
+            time.sleep(min(int(retry_after), 1))
+        self.stats.fail(f"{method} {path}: still 503 after 20 attempts")
+        return status, data
+
+    def _send(self, method: str, path: str, body: object, *, token: str | None, headers: dict | None,
+              raw: bytes | None) -> tuple[int, object, dict]:
         sent = dict(headers or {})
         sent.setdefault("Content-Type", "application/json")
         sent["Host"] = "localhost"
@@ -142,13 +163,13 @@ class Http:
         name = re.sub(r"/\d+", "/{id}", path.split("?")[0])
         with self.stats.lock:
             self.stats.statuses[(f"{method} {name}", response.status)] += 1
-        if response.status >= 500:
+        if response.status >= 500 and response.status != 503:
             self.stats.fail(f"{method} {path} -> {response.status} {content[:200]!r}")
         try:
             data = json.loads(content) if content else None
         except ValueError:
             data = content
-        return response.status, data
+        return response.status, data, dict(response.getheaders())
 
 
 # --- the workload -----------------------------------------------------------------------------------------
@@ -177,6 +198,8 @@ class Soak:
         key = self.key(what)
         first = http_.call("POST", path, body, token=token, headers={"Idempotency-Key": key})
         self.stats.count(what)
+        if first[0] in (200, 201):
+            self.stats.count("money keys answered with success")
         if rng.random() < 0.25:
             second = http_.call("POST", path, body, token=token, headers={"Idempotency-Key": key})
             self.stats.replayed(what, first, second)
@@ -190,7 +213,9 @@ class Soak:
             status, body = http_.call("POST", "/api/v1/auth/register", {
                 "email": email, "password": NEW_PASSWORD, "first_name": "Soak", "last_name": f"Player{n}",
                 "date_of_birth": "1990-01-01", "country": "DE", "currency": "EUR"})
-            if status != 201:
+            if status == 409 and http_.after_unavailable:
+                self.stats.count("registrations committed before their 503")
+            elif status != 201:
                 self.stats.fail(f"register -> {status} {body}")
                 time.sleep(1)
                 continue
@@ -332,6 +357,23 @@ class Soak:
                     aml_services.alert_transition(alert_id=alert.pk, actor=compliance, action="investigate", note="Soak: looking.")
                     aml_services.alert_transition(alert_id=alert.pk, actor=compliance, action="dismiss", note="Soak: test traffic.")
                     self.stats.count("aml alerts worked")
+        finally:
+            connection.close()
+
+    def killer(self, database: str) -> None:
+        """Every few seconds, pg_terminate_backend on one of the web processes' connections (application_name
+        soak-web, this soak's own database only): requests in flight answer 503 and are retried."""
+        from django.db import connection
+
+        rng = random.Random(self.args.seed + 1)
+        try:
+            while not self.stop.wait(rng.uniform(2.0, 5.0)):
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND application_name = %s "
+                        "AND pid <> pg_backend_pid() ORDER BY random() LIMIT 1", [database, WEB_APPLICATION_NAME])
+                    if any(row[0] for row in cursor.fetchall()):
+                        self.stats.count("web database connections killed")
         finally:
             connection.close()
 
@@ -498,8 +540,9 @@ def main() -> int:
         worker = [*procfile_command("worker"), "--concurrency", "1", "--without-gossip", "--without-mingle"]
         print(f"soak: web    = {' '.join(web)}  (Procfile, WEB_CONCURRENCY={args.web_concurrency})")
         print(f"soak: worker = {' '.join(worker)}")
-        for command, log in ((web, "web.log"), (worker, "worker.log")):
-            processes.append(subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
+        web_env = {**env, "DATABASE_URL": f"{env['DATABASE_URL']}?application_name={WEB_APPLICATION_NAME}"}
+        for command, log, process_env in ((web, "web.log", web_env), (worker, "worker.log", env)):
+            processes.append(subprocess.Popen(command, cwd=ROOT, env=process_env, start_new_session=True,
                                               stdout=(logs / log).open("wb"), stderr=subprocess.STDOUT))
         _wait_for_port(args.port, time.monotonic() + 90)
         first_entry = (Entry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0)
@@ -512,7 +555,8 @@ def main() -> int:
         threads = [threading.Thread(target=memory.run, daemon=True)]
         threads += [threading.Thread(target=soak.player_client, args=(n,), daemon=True) for n in range(args.clients)]
         threads += [threading.Thread(target=soak.withdrawer, daemon=True), threading.Thread(target=soak.officers, daemon=True),
-                    threading.Thread(target=soak.scheduler, args=(compliance_token,), daemon=True)]
+                    threading.Thread(target=soak.scheduler, args=(compliance_token,), daemon=True),
+                    threading.Thread(target=soak.killer, args=(name,), daemon=True)]
         load_started = time.monotonic()
         warm_until = load_started + min(45.0, args.duration / 3)
         for thread in threads:
@@ -560,13 +604,21 @@ def main() -> int:
             if not ok:
                 failures.append(message)
 
-        server_errors = sum(n for (_, code), n in soak.stats.statuses.items() if code >= 500)
-        check(server_errors == 0 and not soak.stats.failures, f"no 5xx and no unexpected answer ({server_errors} 5xx; "
+        server_errors = sum(n for (_, code), n in soak.stats.statuses.items() if code >= 500 and code != 503)
+        unavailable = soak.stats.counts["503 answers (database connection killed), retried"]
+        check(server_errors == 0 and not soak.stats.failures, f"no 5xx but clean 503s ({server_errors} other 5xx; {unavailable} 503s, "
+              f"each with the error shape and Retry-After, each retried to completion; "
               f"{len(soak.stats.failures)} unexpected{': ' + '; '.join(soak.stats.failures[:5]) if soak.stats.failures else ''})")
         mismatches = soak.stats.replay_mismatches
         check(soak.stats.replays > 0 and not mismatches,
               f"every idempotent replay answered as the first call ({soak.stats.replays} replays, "
               f"{len(mismatches)} mismatched{': ' + '; '.join(mismatches[:3]) if mismatches else ''})")
+        from apps.core.models import IdempotentRequest
+
+        stored = IdempotentRequest.objects.filter(key__startswith="soak-").values_list("key", flat=True)
+        succeeded = soak.stats.counts["money keys answered with success"]
+        check(len(stored) == len(set(stored)) == succeeded,
+              f"each Idempotency-Key done exactly once ({len(stored)} stored answers for {succeeded} keys answered with success)")
         report = verify_ledger()
         check(report.ok, f"verify_ledger green ({'; '.join(map(str, report.breaches[:5])) if not report.ok else 'no breach'})")
         statuses = Counter(run.status for run in runs)
