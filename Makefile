@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casino
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 
-.PHONY: venv run test fuzz loadtest lint fmt bench bench-reports rng-report services migrate seed worker beat clean
+.PHONY: venv run test fuzz soak loadtest lint fmt bench bench-reports rng-report services migrate seed worker beat clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ test: venv services
 FUZZ_MAX_TIME ?= 300
 fuzz: venv services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) scripts/fuzz.py --max-time $(FUZZ_MAX_TIME)
+
+## make soak: a few minutes of mixed load on the Procfile's web and worker processes with production settings
+## (own database, dropped after): players, providers, officers, the AML sweep and reports; then verify_ledger,
+## every idempotent replay, report-to-ledger reconciliation and flat web memory. Non-zero exit on any failure.
+SOAK_DURATION ?= 150
+SOAK_REDIS_URL ?= redis://127.0.0.1:6379/7
+soak: venv services
+	DATABASE_URL=$(TEST_DATABASE_URL) SOAK_REDIS_URL=$(SOAK_REDIS_URL) $(PY) scripts/soak.py --duration $(SOAK_DURATION)
 
 ## make loadtest: GET /api/v1/wallet on gunicorn with production settings; req/s, p95, max DB connections
 loadtest: venv services

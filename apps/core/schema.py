@@ -9,7 +9,10 @@ framework-wide rather than per view, so they are added here for every operation 
 - 404 (not_found) on cursor-paginated lists: a cursor that does not decode names no page;
 - the Idempotency-Key header's format (1–64 printable ASCII characters), as apps.core.api checks it;
 - 414 everywhere: a request line longer than gunicorn's limit_request_line is refused by the web
-  server before Django (plain text, not the error shape: the API never sees it).
+  server before Django (plain text, not the error shape: the API never sees it);
+- 503 (service_unavailable, with Retry-After) everywhere: the database can fail mid-request on any
+  operation (apps.core.api maps OperationalError/InterfaceError), and a client must know that a retry
+  with the same Idempotency-Key is the answer to it (API.md).
 
 What only some views answer (403, 404 on a path, 409, 422) stays with each view's extend_schema.
 """
@@ -21,6 +24,9 @@ from typing import Any
 IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[\\x21-\\x7e]{1,64}$"}
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _METHODS = {"get", "put", "post", "patch", "delete"}
+
+
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait before retrying."}}
 
 
 def _add(operation: dict[str, Any], status: str, description: str) -> None:
@@ -53,6 +59,12 @@ def document_common_statuses(result: dict[str, Any], generator, request, public)
             if (path, method) not in unthrottled:
                 _add(operation, "429", "rate_limited (throttling); see Retry-After")
             operation["responses"].setdefault("414", {"description": "URI too long: refused by the web server, not the API"})
+            operation["responses"].setdefault("503", {
+                "description": "service_unavailable: a dependency (the database) failed mid-request; nothing was half-done. "
+                               "Retry after Retry-After seconds with the same Idempotency-Key.",
+                "headers": dict(_RETRY_AFTER),
+                "content": _ERROR,
+            })
             if "requestBody" in operation:
                 _add(operation, "400", "validation_error: the body is malformed, nested too deeply or too large")
             parameters = operation.get("parameters", [])

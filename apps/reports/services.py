@@ -30,11 +30,28 @@ from .registry import REGISTRY, ReportInvalid, parse_period, report_type
 
 logger = logging.getLogger(__name__)
 
-# A run still `running` after this long belongs to a worker that died (the largest monthly CJD takes minutes).
 # A run still `running` this long after it started belongs to a dead worker. Short enough that a daily DGOJ
 # file started at 02:15 Madrid time and lost is produced again before its 04:00 deadline (REPORTS.md);
 # a slow run that is still alive loses nothing (its _finish refuses once the sweeper failed it).
 STALE_AFTER = timedelta(minutes=int(getattr(settings, "REPORTS_STALE_AFTER_MINUTES", 40)))
+# A run still `queued` after this long was never delivered (the broker was down when it was asked for, or
+# lost the message): the sweeper (every 15 minutes) sends it again. A second delivery is harmless: only a
+# `queued` run is taken (_start).
+RESEND_QUEUED_AFTER = timedelta(minutes=10)
+
+
+def _send(run_id: int) -> None:
+    """Hand the run to a worker; with the broker down, log it and leave the run `queued` for the sweeper.
+
+    Called after commit: raising here would turn an accepted request (the run is saved) into a 500, and
+    the run would wait for nobody. A report is never urgent to the second, so no retry loop stalls the request.
+    """
+    from .tasks import execute_report_run
+
+    try:
+        execute_report_run.apply_async(args=(run_id,), retry=False)
+    except Exception:
+        logger.error("reports: could not send report run %s to the broker; the sweeper sends it again", run_id, exc_info=True)
 
 
 def _validated(report_type_code: str, period: str) -> str:
@@ -78,9 +95,7 @@ def report_run_request(*, report_type: str, period: str, requested_by=None, sche
         schedule_name=schedule_name,
     )
     if enqueue:
-        from .tasks import execute_report_run
-
-        transaction.on_commit(partial(execute_report_run.delay, run.pk))
+        transaction.on_commit(partial(_send, run.pk))
     return run
 
 
@@ -171,9 +186,15 @@ def _finish(run_id: int, *, temp_path: Path, file_name: str, rows: int, sha256: 
 
 
 def report_run_sweep_stale(*, now=None, older_than: timedelta = STALE_AFTER) -> list[ReportRun]:
-    """Fail runs a dead worker left `running` and queue each again as a new version: returns the new runs."""
+    """Fail runs a dead worker left `running` and queue each again as a new version: returns the new runs.
+
+    Runs left `queued` (never delivered: the broker was down) are sent again as they are, same version.
+    """
     now = now or clock.now()
     _remove_abandoned_partials(older_than=older_than, now=now)
+    undelivered = ReportRun.objects.filter(status=RunStatus.QUEUED, created_at__lt=now - RESEND_QUEUED_AFTER)
+    for run_id in undelivered.values_list("pk", flat=True):
+        _send(run_id)
     retried = []
     stale_ids = list(
         ReportRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=now - older_than).values_list("pk", flat=True)
