@@ -75,13 +75,14 @@ def parse_args() -> argparse.Namespace:
 # --- the Procfile -----------------------------------------------------------------------------------------
 
 
-def procfile_command(kind: str) -> list[str]:
-    """The Procfile's line for `kind`, with its program taken from this virtualenv."""
+def procfile_command(kind: str, *extra: str) -> list[str]:
+    """The Procfile's line for `kind` run as a shell would (its ${PORT:-8000} defaults expanded), with this
+    virtualenv's programs first on PATH; `exec` keeps the server's pid the one we watch."""
     for line in (ROOT / "Procfile").read_text().splitlines():
         if line.startswith(f"{kind}:"):
-            words = shlex.split(line.split(":", 1)[1])
-            program = Path(sys.executable).parent / words[0]
-            return [str(program) if program.exists() else words[0], *words[1:]]
+            command = line.split(":", 1)[1].strip()
+            path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+            return ["env", f"PATH={path}", "bash", "-c", f"exec {command} {shlex.join(extra)}".rstrip()]
     raise SystemExit(f"The Procfile has no {kind}: line.")
 
 
@@ -537,7 +538,7 @@ def main() -> int:
         from apps.ledger.models import Entry
 
         web = procfile_command("web")
-        worker = [*procfile_command("worker"), "--concurrency", "1", "--without-gossip", "--without-mingle"]
+        worker = procfile_command("worker", "--concurrency", "1", "--without-gossip", "--without-mingle")
         print(f"soak: web    = {' '.join(web)}  (Procfile, WEB_CONCURRENCY={args.web_concurrency})")
         print(f"soak: worker = {' '.join(worker)}")
         web_env = {**env, "DATABASE_URL": f"{env['DATABASE_URL']}?application_name={WEB_APPLICATION_NAME}"}
