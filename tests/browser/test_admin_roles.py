@@ -15,6 +15,7 @@ def test_each_role_logs_in_to_the_admin(login_as, live_server, role):
     # Logged in: the page offers to log this user out, and the login form is gone.
     assert page.locator("form[action$='/admin/logout/']").count() == 1
     assert page.locator("input[name=password]").count() == 0
+    assert user.email in page.content()  # as this very user
 
 
 def test_a_wrong_password_stays_on_the_login_page(page, live_server, staff_user):
