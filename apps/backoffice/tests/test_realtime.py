@@ -207,6 +207,28 @@ def test_bad_tokens_are_refused_with_a_clear_close_code(make_player, make_token,
     run(scenario)
 
 
+def test_a_socket_without_a_token_is_closed_after_the_auth_timeout(settings):
+    settings.WS_AUTH_TIMEOUT_SECONDS = 0.1
+
+    async def scenario():
+        assert await refusal(await _open("/ws/wallet/")) == ("not_authenticated", 4408)
+
+    run(scenario)
+
+
+def test_an_open_socket_is_closed_when_its_token_expires(make_player):
+    anna = make_player()
+    token = AccessToken.for_user(anna.user)
+    token.set_exp(lifetime=timedelta(seconds=1))
+
+    async def scenario():
+        socket = await _open(f"/ws/wallet/?token={token}")
+        assert (await socket.receive_json_from(timeout=5))["type"] == "balance"
+        assert await refusal(socket) == ("token_invalid", 4401)
+
+    run(scenario)
+
+
 def test_a_refused_token_joins_no_group_so_later_postings_reach_nobody(make_player):
     anna = make_player()
 
