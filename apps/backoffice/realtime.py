@@ -18,6 +18,7 @@ BACKOFF_SECONDS (each attempt against a dead Redis stalls the request that poste
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from decimal import Decimal
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 # After a failed push, skip pushing for this long (the AML enqueue does the same: apps/aml/apps.py).
 BACKOFF_SECONDS = 30.0
 _skip_until = 0.0
+# Sends scheduled on a running loop, held until done (the loop keeps only weak references to its tasks).
+_in_flight: set[asyncio.Task] = set()
 
 # The staff feeds: message type → (group, the permission a staff user needs to receive it).
 # Least privilege as on the admin pages: AML alerts only to compliance (EU AMLD art. 39, no tipping-off
@@ -65,7 +68,6 @@ def _paused() -> bool:
 
 def _send(group: str, message: dict) -> bool:
     """group_send from sync code; on any failure log it, pause pushing, and answer False (never raise)."""
-    global _skip_until
     if _paused():
         logger.info("realtime: pushing paused after a channel-layer failure; %s not sent", group)
         return False
@@ -73,12 +75,35 @@ def _send(group: str, message: dict) -> bool:
     if layer is None:
         return False
     try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    if loop is not None:
+        # Called from a thread that runs an event loop (async_to_sync cannot block it): send as a task of that loop.
+        task = loop.create_task(layer.group_send(group, message))
+        _in_flight.add(task)
+        task.add_done_callback(partial(_sent, group))
+        return True
+    try:
         async_to_sync(layer.group_send)(group, message)
-    except Exception:
-        _skip_until = time.monotonic() + BACKOFF_SECONDS
-        logger.error("realtime: could not push to %s; pushing paused for %.0f s, money keeps moving", group, BACKOFF_SECONDS, exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - whatever the layer raises (Redis down, timeout, full channel), money goes on
+        _failed(group, exc)
         return False
     return True
+
+
+def _failed(group: str, exc: BaseException) -> None:
+    global _skip_until
+    _skip_until = time.monotonic() + BACKOFF_SECONDS
+    logger.error(
+        "realtime: could not push to %s; pushing paused for %.0f s, money keeps moving", group, BACKOFF_SECONDS, exc_info=exc
+    )
+
+
+def _sent(group: str, task: asyncio.Task) -> None:
+    _in_flight.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        _failed(group, task.exception())
 
 
 def _admin_url(name: str, pk: int) -> str | None:
@@ -127,8 +152,8 @@ def _amount_eur(movement: ledger_selectors.WalletMovement) -> Decimal | None:
 
 def transaction_posted_receiver(sender, transaction_id: int, **kwargs) -> None:
     """The ledger's after-commit signal: push each touched wallet's balance, and large movements to staff."""
-    if not settings.REALTIME_PUSH or _paused():
-        return
+    if not settings.REALTIME_PUSH or _paused() or get_channel_layer() is None:
+        return  # nobody could listen: not even the wallets are read
     try:
         movements = ledger_selectors.transaction_wallet_movements(transaction_id=transaction_id)
         for movement in movements:

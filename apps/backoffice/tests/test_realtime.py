@@ -267,6 +267,19 @@ def test_a_foreign_origin_and_an_unknown_path_are_refused(make_player):
     run(scenario)
 
 
+def test_a_push_from_a_thread_running_an_event_loop_is_sent_as_a_task_of_that_loop(staff_user):
+    operator = staff_user("operator")
+
+    async def scenario():
+        socket = await staff_socket(operator)
+        await socket.receive_json_from(timeout=5)
+        assert realtime.push_staff("withdrawal", {"id": 1}) is True  # sync code, called with this loop running
+        assert await socket.receive_json_from(timeout=5) == {"type": "withdrawal", "id": 1}
+        await socket.disconnect()
+
+    run(scenario)
+
+
 def test_redis_down_money_keeps_moving_and_the_failure_is_logged(make_player, settings, caplog):
     anna = make_player()
     # Nothing listens on port 1: the layer's connection is refused at once.
