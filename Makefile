@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casino
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
 
-.PHONY: venv run test fuzz soak loadtest lint fmt bench bench-reports rng-report services migrate seed worker beat clean
+.PHONY: venv run test fuzz soak loadtest lint fmt bench bench-reports rng-report services browser screenshots migrate seed worker beat clean
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,8 @@ migrate: venv
 seed: migrate
 	$(PY) manage.py seed_demo
 
-## make run: everything on a fresh machine, then serve admin + API on 127.0.0.1:8000
+## make run: everything on a fresh machine, then serve admin + API + WebSockets (/ws/) on 127.0.0.1:8000
+## (runserver is daphne's ASGI server: config/settings/local.py puts daphne first in INSTALLED_APPS)
 ## With CELERY_BROKER_URL set, a Celery worker and beat start next to it (Procfile.dev, honcho), so AML
 ## alerts appear as they would in production; without it, tasks run eagerly in-process.
 run: seed
@@ -37,8 +38,12 @@ run: seed
 services:
 	@bash scripts/services-up.sh
 
-## make test: lint, migration check and the whole suite against PostgreSQL + Redis
-test: venv services
+## Debian's chromium for the browser tests and screenshots (apt-get, only when /usr/bin/chromium is missing)
+browser:
+	@bash scripts/install-browser.sh
+
+## make test: lint, migration check and the whole suite against PostgreSQL + Redis, browser tests included
+test: venv services browser
 	$(VENV)/bin/ruff check .
 	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(PY) manage.py makemigrations --check --dry-run
@@ -83,6 +88,10 @@ bench-reports: venv services
 ## make rng-report: chi-square and KS over 1,000,000 provably fair floats, and each in-house game's simulated RTP
 rng-report: venv
 	$(PY) scripts/rng_report.py
+
+## make screenshots: the demo seeded into its own SQLite file, served, and photographed into docs/screenshots/
+screenshots: venv browser
+	$(PY) scripts/screenshots.py
 
 worker: venv
 	$(VENV)/bin/celery -A config worker -l info

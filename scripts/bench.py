@@ -161,6 +161,7 @@ def django_setup(url: str, *, server_side_binding: bool = False) -> None:
     os.environ.pop("CELERY_BROKER_URL", None)  # on-commit events run their eager handlers, as in `make run`
     # ... except AML's per-posting evaluation: in production it is a task on a worker, not part of the posting.
     os.environ["AML_REALTIME_EVALUATION"] = "0"
+    os.environ["REALTIME_PUSH"] = "0"  # nor the WebSocket pushes (apps/backoffice/realtime.py)
     sys.path.insert(0, str(ROOT))
     import django
 

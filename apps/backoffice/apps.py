@@ -7,3 +7,9 @@ class BackofficeConfig(AppConfig):
     name = "apps.backoffice"
     label = "backoffice"
     verbose_name = "Back-office"
+
+    def ready(self) -> None:
+        from .realtime import connect_signals
+
+        # Live updates (README "WebSockets"): the lower apps' after-commit signals, pushed to the sockets.
+        connect_signals()

@@ -130,3 +130,16 @@ def redis_cache(location: str, **extra: Any) -> dict[str, Any]:
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         **extra,
     }
+
+
+def redis_channel_layer(location: str, **extra: Any) -> dict[str, Any]:
+    """The CHANNEL_LAYERS entry for Redis (channels-redis), with a short connect timeout.
+
+    A refused or unreachable Redis then fails a push within a second instead of hanging the request that
+    posted (apps/backoffice/realtime.py logs it and pauses pushing). No read timeout: the layer's own
+    receive blocks on Redis for several seconds by design.
+    """
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": location, "socket_connect_timeout": 1}], **extra},
+    }

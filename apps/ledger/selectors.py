@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Min, QuerySet, Sum
+from django.db.models import Count, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 
@@ -39,6 +39,62 @@ def wallet_balances(*, player) -> WalletBalances:
         bonus=Money.from_minor(balances.get(AccountKind.PLAYER_BONUS, 0), currency),
         held=Money.from_minor(balances.get(AccountKind.PLAYER_HOLD, 0), currency),
     )
+
+
+@dataclass(frozen=True)
+class WalletSnapshot:
+    """A player's balances as committed, and the id of the last entry they include.
+
+    `sequence` grows with every posting on the wallet (entries of an account are written under its lock,
+    and a wallet posting locks the whole wallet), so a client that receives snapshots out of order keeps
+    the one with the highest sequence.
+    """
+
+    balances: WalletBalances
+    sequence: int
+
+
+def wallet_snapshot(*, player_id: int, currency: str) -> WalletSnapshot:
+    """The wallet's balances and last entry id in one query (the last id read backwards on the (account, id) index)."""
+    last_entry = Entry.objects.filter(account_id=OuterRef("pk")).order_by("-id").values("id")[:1]
+    rows = Account.objects.filter(player_id=player_id, currency=currency).annotate(last_entry=Subquery(last_entry))
+    balances: dict[str, int] = {}
+    sequence = 0
+    for kind, balance, last in rows.values_list("kind", "balance", "last_entry"):
+        balances[kind] = balance
+        sequence = max(sequence, last or 0)
+    return WalletSnapshot(
+        balances=WalletBalances(
+            currency=currency,
+            cash=Money.from_minor(balances.get(AccountKind.PLAYER_CASH, 0), currency),
+            bonus=Money.from_minor(balances.get(AccountKind.PLAYER_BONUS, 0), currency),
+            held=Money.from_minor(balances.get(AccountKind.PLAYER_HOLD, 0), currency),
+        ),
+        sequence=sequence,
+    )
+
+
+@dataclass(frozen=True)
+class WalletMovement:
+    """What one posting did to one player's wallet: its kind and its largest single entry there (minor units)."""
+
+    player_id: int
+    currency: str
+    kind: str
+    largest_minor: int
+
+
+def transaction_wallet_movements(*, transaction_id: int) -> list[WalletMovement]:
+    """The player wallets a posting touched, in one query over its entries (house accounts left out)."""
+    moved: dict[tuple[int, str], WalletMovement] = {}
+    rows = Entry.objects.filter(transaction_id=transaction_id, account__player_id__isnull=False).values_list(
+        "account__player_id", "account__currency", "kind", "amount"
+    )
+    for player_id, currency, kind, amount in rows:
+        previous = moved.get((player_id, currency))
+        largest = max(abs(amount), previous.largest_minor if previous else 0)
+        moved[(player_id, currency)] = WalletMovement(player_id=player_id, currency=currency, kind=kind, largest_minor=largest)
+    return list(moved.values())
 
 
 def player_cash_entries(*, player, kind: str | None = None) -> QuerySet[Entry]:

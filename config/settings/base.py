@@ -159,13 +159,14 @@ STORAGES = {
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
-    from apps.core.cache import redis_cache
+    from apps.core.cache import redis_cache, redis_channel_layer
 
     # Degrades to "empty" when Redis is unreachable (logged): throttles allow, logins keep working.
     CACHES = {"default": redis_cache(REDIS_URL)}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The embedded demo: one process (`make run`) serves HTTP and WebSockets, so an in-process layer suffices.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Celery: eager in-process unless a broker is configured.
@@ -342,3 +343,15 @@ UNFOLD = {
     },
     "ACCOUNT": {"navigation": [{"title": "Two-factor authentication", "link": "/admin/2fa/setup/"}]},
 }
+
+# --- Live updates over WebSockets (apps/backoffice/realtime.py, README "WebSockets") ---
+# Push balances and staff events after commit. scripts/bench.py turns it off: it measures the ledger alone.
+REALTIME_PUSH = env.bool("REALTIME_PUSH", default=True)
+# A player or staff transaction at or above this (EUR) shows on the dashboard's live feed. EU AMLD4 art. 11(d):
+# gambling providers apply customer due diligence from EUR 2,000 per transaction.
+STAFF_LARGE_TRANSACTION_EUR = env("STAFF_LARGE_TRANSACTION_EUR", default="2000.00")
+# A wallet socket that has not sent its token within this many seconds is closed (4408).
+WS_AUTH_TIMEOUT_SECONDS = env.float("WS_AUTH_TIMEOUT_SECONDS", default=10.0)
+# Origins (host names, as ALLOWED_HOSTS; "*" for any, e.g. native apps that send no Origin) that may open
+# /ws/wallet/: the operator's player front ends. The staff socket accepts only ALLOWED_HOSTS.
+WALLET_WS_ALLOWED_ORIGINS = env.list("WALLET_WS_ALLOWED_ORIGINS", default=ALLOWED_HOSTS)

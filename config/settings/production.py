@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from apps.core.cache import redis_cache
+from apps.core.cache import redis_cache, redis_channel_layer
 
 from .base import *  # noqa: F403
 from .base import env
@@ -55,7 +55,7 @@ else:
 DATABASES = {"default": _database}
 REDIS_URL = _required("REDIS_URL")
 CACHES = {"default": redis_cache(REDIS_URL)}
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
 CELERY_BROKER_URL = _required("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = False
 # No sandbox money in production: an empty default refuses every method until real PSPs are configured.

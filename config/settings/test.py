@@ -2,7 +2,7 @@
 
 import uuid
 
-from apps.core.cache import redis_cache
+from apps.core.cache import redis_cache, redis_channel_layer
 
 from .base import *  # noqa: F403
 from .base import env
@@ -17,7 +17,8 @@ DATABASES = {
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/1")
 # One key space per test process, so parallel runs never see each other's throttles.
 CACHES = {"default": redis_cache(REDIS_URL, KEY_PREFIX=f"test-{uuid.uuid4().hex[:8]}")}
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+# Groups and channels under a per-process prefix too, so parallel runs on one Redis db never cross.
+CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL, prefix=f"test-{uuid.uuid4().hex[:8]}")}
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
