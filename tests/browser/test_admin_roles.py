@@ -41,10 +41,6 @@ def test_support_is_refused_a_money_page_by_url(login_as, live_server, money_pag
     assert "123.45" not in page.content()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="The in-layout 403 page arrives with the admin shell (issue 12, bo-shell); drop this marker then.",
-)
 def test_supports_403_is_inside_the_admin_layout_with_a_way_back(login_as, live_server):
     page, _support = login_as("support")
     response = page.goto(f"{live_server.url}/admin/ledger/ledgertransaction/")
