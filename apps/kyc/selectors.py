@@ -63,3 +63,18 @@ def kyc_document_for_staff(*, document_id: int, case_id: int | None = None) -> K
     if case_id is not None:
         documents = documents.filter(case_id=case_id)
     return documents.filter(pk=document_id).first()
+
+
+def kyc_approved_sql(*, alias: str) -> str:
+    """An SQL condition, true when the KYC case row `alias` is approved and not lapsed, for callers that fold
+    the KYC state into a round trip they already make (the stake check, apps.limits.services.lock).
+
+    One placeholder: the moment. Same rule as `_effective_state`: an approval whose document expired is none.
+    """
+    return f"({alias}.state = '{KycState.APPROVED.value}' AND ({alias}.expires_at IS NULL OR {alias}.expires_at > %s))"
+
+
+def kyc_case_table() -> str:
+    from django.db import connection
+
+    return connection.ops.quote_name(KycCase._meta.db_table)

@@ -37,3 +37,8 @@ def player_assert_can_withdraw(player: Player) -> None:
     """Self-excluded players keep the right to take their money out; suspended or closed accounts do not."""
     if player.status not in (PlayerStatus.ACTIVE, PlayerStatus.SELF_EXCLUDED):
         raise AccountBlocked(details={"status": player.status})
+
+
+def players_by_ids(ids: list[int]) -> list[Player]:
+    """Players by primary key, in one query (batch jobs: markers of harm, register checks)."""
+    return list(Player.objects.select_related("user").filter(pk__in=ids).order_by("pk"))
