@@ -283,7 +283,8 @@ def test_markets_without_an_interval_spin_freely_and_the_rule_is_data(gb_player,
     stake(player, gbp("1.00"), game=slot)
     stake(player, gbp("1.00"), game=slot)
     set_rule("ukgc", slot_min_spin_interval_ms=500)
-    stake(player, gbp("1.00"), game=slot)  # the first timed spin
+    clock_at.shift(timedelta(seconds=1))
+    stake(player, gbp("1.00"), game=slot)
     with pytest.raises(RateLimited):
         stake(player, gbp("1.00"), game=slot)
 
@@ -386,3 +387,27 @@ def test_the_cap_is_on_the_total_staked_in_one_game_cycle(gb_player, generic_pro
     clock_at.shift(timedelta(seconds=3))
     assert generic_provider.call("bet", {**bet, "transaction_id": "b4", "round_id": "r2", "amount": "5.85"}).status_code == 200
     assert wallet_balances(player=player).cash == eur("88.30")
+
+
+# --- What the market checks cost (the pins in test_stake.py and test_query_counts.py did not move) ---
+
+
+def test_the_market_checks_ride_the_protection_locks_round_trip(player, fund, django_assert_max_num_queries):
+    """Default market, unverified player: the KYC state and the due-diligence volume come in the lock's one round trip."""
+    fund(player, "10.00")
+    stake(player, eur("1.00"))
+    with django_assert_max_num_queries(5) as captured:
+        stake(player, eur("1.00"))
+    lock = next(q["sql"] for q in captured.captured_queries if "FOR UPDATE" in q["sql"])
+    assert "kyc_kyccase" in lock and "ledger_entry" in lock
+
+
+def test_a_gb_slot_spin_adds_one_update_for_the_spin_time(gb_player, house_games, clock_at, django_assert_max_num_queries):
+    player = gb_player(date(1990, 1, 1))
+    slot = house_games["fruit-slot"]
+    stake(player, gbp("1.00"), game=slot)
+    clock_at.shift(timedelta(seconds=3))
+    with django_assert_max_num_queries(6) as captured:
+        stake(player, gbp("1.00"), game=slot)
+    updates = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1 and "limits_playerprotection" in updates[0]
