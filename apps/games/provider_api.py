@@ -162,7 +162,7 @@ def _uuid(value: Any) -> str:
         raise _BadBody("player_id must be the player's id (a UUID string).") from None
 
 
-def _generic_schema(operation: str, fields: dict, out: dict):
+def _generic_schema(operation: str, fields: dict, out: dict, extra: dict | None = None):
     return extend_schema(
         operation_id=f"provider_generic_{operation}",
         request=inline_serializer(f"GenericProvider{operation.title()}In", fields),
@@ -178,7 +178,7 @@ def _generic_schema(operation: str, fields: dict, out: dict):
                 "idempotency_conflict (transaction_id reused differently), invalid_state (rolled back; a reality check is due)"
             ),
             422: error_response("insufficient_funds, limit_exceeded, stake_out_of_range (the market's slot stake cap)"),
-            429: error_response("rate_limited: slot spins faster than the market allows (Retry-After)"),
+            **(extra or {}),
         },
         tags=["providers"],
     )
@@ -207,7 +207,8 @@ class GenericBalanceApi(_GenericView):
 
 
 class GenericBetApi(_GenericView):
-    @_generic_schema("bet", _MONEY_IN, _BAL_TX)
+    @_generic_schema("bet", _MONEY_IN, _BAL_TX,
+                     {429: error_response("rate_limited: a slot spin sooner than the market allows (Retry-After); never throttled")})
     def post(self, request, code: str):
         return super().post(request, code)
 
