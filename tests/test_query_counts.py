@@ -8,6 +8,7 @@ read per row (a player's email, an account's currency, a reviewer) shows up here
 from __future__ import annotations
 
 import itertools
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -82,6 +83,8 @@ def add_players(make_player, fund, staff_user, kyc_approved):
             limits_services.timeout_start(player=player, hours=24)
             tokens = player_services.auth_tokens_issue(user=player.user)
             player_services.auth_logout(refresh=tokens.refresh)
+            interaction = limits_services.interaction_open(player=player, marker="net_loss_24h", window=date(2025, 1, 1), evidence={})
+            limits_services.interaction_contact(interaction_id=interaction.pk, actor=officer, channel="phone", note="query-count test")
             player_services.player_suspend(player=player, actor=officer, reason="query-count test")
             player_services.player_self_exclude(player=make_player(), actor=None, reason="query-count test")  # an excluded identity
             player_services.player_note_add(player=player, author=officer, text="query-count test")

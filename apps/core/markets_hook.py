@@ -16,6 +16,8 @@ class _Resolver:
     market_for_country: Callable[[str], str | None]
     market_codes: Callable[[], Iterable[str]]
     on_national_register: Callable[..., bool]
+    register_of: Callable[[str], str] | None = None
+    markets_with_register: Callable[[], Iterable[str]] | None = None
 
 
 _resolver: _Resolver | None = None
@@ -26,9 +28,14 @@ def register_market_resolver(
     market_for_country: Callable[[str], str | None],
     market_codes: Callable[[], Iterable[str]],
     on_national_register: Callable[..., bool],
+    register_of: Callable[[str], str] | None = None,
+    markets_with_register: Callable[[], Iterable[str]] | None = None,
 ) -> None:
     global _resolver
-    _resolver = _Resolver(market_for_country=market_for_country, market_codes=market_codes, on_national_register=on_national_register)
+    _resolver = _Resolver(
+        market_for_country=market_for_country, market_codes=market_codes, on_national_register=on_national_register,
+        register_of=register_of, markets_with_register=markets_with_register,
+    )
 
 
 def _required() -> _Resolver:
@@ -53,3 +60,15 @@ def identity_on_national_register(market: str, *, first_name: str, last_name: st
     return _required().on_national_register(
         market, first_name=first_name, last_name=last_name, date_of_birth=date_of_birth, id_document_number=id_document_number
     )
+
+
+def national_register_of(market: str) -> str:
+    """The code of the market's national register ("rgiaj", "gamstop"), or "" when it has none."""
+    resolver = _required()
+    return resolver.register_of(market) if resolver.register_of else ""
+
+
+def markets_with_national_register() -> list[str]:
+    """The codes of the markets whose players are checked against a national register (the daily batch)."""
+    resolver = _required()
+    return sorted(resolver.markets_with_register()) if resolver.markets_with_register else []

@@ -154,7 +154,7 @@ class SessionOpenApi(APIView):
         responses={
             201: SessionOut,
             400: error_response("validation_error (client_seed; game not offered in the wallet currency)"),
-            403: error_response("self_excluded, account_blocked, permission_denied"),
+            403: error_response("self_excluded, account_blocked, permission_denied, kyc_required"),
             404: error_response("not_found (no in-house game with this slug)"),
             409: error_response("invalid_state (the game is disabled)"),
         },
@@ -193,10 +193,14 @@ class _RoundPlayMixin:
         responses={
             201: RoundOut,
             400: error_response("validation_error"),
-            403: error_response("self_excluded, account_blocked, permission_denied"),
+            403: error_response(
+                "self_excluded, account_blocked, permission_denied, kyc_required (the market's verification or due diligence)"
+            ),
             404: error_response("not_found (no such session of this player)"),
-            409: error_response("invalid_state (session closed), idempotency_conflict"),
-            422: error_response("stake_out_of_range, insufficient_funds, limit_exceeded"),
+            409: error_response("invalid_state (session closed; a reality check is due: acknowledge it), idempotency_conflict"),
+            422: error_response(
+                "stake_out_of_range (the game's range, or the market's slot cap by age), insufficient_funds, limit_exceeded"
+            ),
         },
         tags=["games"],
     )
@@ -263,7 +267,7 @@ class LaunchApi(APIView):
         responses={
             201: LaunchOut,
             400: error_response("validation_error (not offered in the wallet currency)"),
-            403: error_response("self_excluded, account_blocked, permission_denied"),
+            403: error_response("self_excluded, account_blocked, permission_denied, kyc_required"),
             404: error_response("not_found (no provider game with this slug)"),
             409: error_response("invalid_state (game or provider disabled)"),
         },

@@ -90,15 +90,25 @@ _GENERIC_ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
+# Refused by a rule of the player's protection or market: the domain error's own status and code (API.md's error
+# shape): 403 self_excluded / account_blocked / kyc_required, 409 invalid_state (a reality check is due),
+# 422 stake_out_of_range (the market's slot cap), 429 rate_limited (spins too fast, with Retry-After).
+_CAUSE_SPEAKS = {Refusal.USER_DISABLED, Refusal.KYC_REQUIRED, Refusal.REALITY_CHECK_DUE, Refusal.STAKE_OUT_OF_RANGE, Refusal.TOO_FAST}
+
+
 def _generic_refusal(refusal: WalletRefusal) -> Response:
-    if refusal.reason == Refusal.USER_DISABLED and refusal.cause is not None:
-        status, code = refusal.cause.status_code, refusal.cause.code  # 403 self_excluded / account_blocked
+    headers = {}
+    if refusal.reason in _CAUSE_SPEAKS and refusal.cause is not None:
+        status, code = refusal.cause.status_code, refusal.cause.code
+        retry_after = getattr(refusal.cause, "retry_after", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
     else:
         status, code = _GENERIC_ERRORS.get(refusal.reason, (400, "validation_error"))
-    details: dict[str, Any] = {"reason": refusal.reason}
+    details: dict[str, Any] = {**(refusal.cause.details if refusal.cause is not None else {}), "reason": refusal.reason}
     if refusal.balance is not None:
         details["balance"] = str(refusal.balance)
-    return Response(error_body(code, refusal.message, details), status=status)
+    return Response(error_body(code, refusal.message, details), status=status, headers=headers)
 
 
 def _generic_amount(data: dict, name: str = "amount") -> Decimal:
@@ -152,7 +162,7 @@ def _uuid(value: Any) -> str:
         raise _BadBody("player_id must be the player's id (a UUID string).") from None
 
 
-def _generic_schema(operation: str, fields: dict, out: dict):
+def _generic_schema(operation: str, fields: dict, out: dict, extra: dict | None = None):
     return extend_schema(
         operation_id=f"provider_generic_{operation}",
         request=inline_serializer(f"GenericProvider{operation.title()}In", fields),
@@ -162,10 +172,13 @@ def _generic_schema(operation: str, fields: dict, out: dict):
             200: inline_serializer(f"GenericProvider{operation.title()}Out", out),
             400: error_response("validation_error (fields, currency, amount precision)"),
             401: error_response("missing or bad signature; nothing was done"),
-            403: error_response("self_excluded, account_blocked (bets only)"),
+            403: error_response("self_excluded, account_blocked, kyc_required (bets only)"),
             404: error_response("not_found (player, game, or the bet a win settles)"),
-            409: error_response("idempotency_conflict (transaction_id reused differently), invalid_state (rolled back)"),
-            422: error_response("insufficient_funds, limit_exceeded"),
+            409: error_response(
+                "idempotency_conflict (transaction_id reused differently), invalid_state (rolled back; a reality check is due)"
+            ),
+            422: error_response("insufficient_funds, limit_exceeded, stake_out_of_range (the market's slot stake cap)"),
+            **(extra or {}),
         },
         tags=["providers"],
     )
@@ -194,7 +207,8 @@ class GenericBalanceApi(_GenericView):
 
 
 class GenericBetApi(_GenericView):
-    @_generic_schema("bet", _MONEY_IN, _BAL_TX)
+    @_generic_schema("bet", _MONEY_IN, _BAL_TX,
+                     {429: error_response("rate_limited: a slot spin sooner than the market allows (Retry-After); never throttled")})
     def post(self, request, code: str):
         return super().post(request, code)
 
@@ -248,8 +262,15 @@ _RS: dict[str, str] = {
     Refusal.INVALID_PLAYER: "RS_ERROR_INVALID_TOKEN",
     Refusal.TOKEN_EXPIRED: "RS_ERROR_TOKEN_EXPIRED",
     Refusal.USER_DISABLED: "RS_ERROR_USER_DISABLED",
-    # The family has no status for a responsible-gaming limit; like an exclusion, it stops new bets.
+    # The family has no status for a responsible-gaming limit; like an exclusion, it stops new bets. So do
+    # the market's identity rules (verification, due diligence) and a reality check awaiting acknowledgement.
     Refusal.LIMIT_EXCEEDED: "RS_ERROR_USER_DISABLED",
+    Refusal.KYC_REQUIRED: "RS_ERROR_USER_DISABLED",
+    Refusal.REALITY_CHECK_DUE: "RS_ERROR_USER_DISABLED",
+    # No status names a stake cap or a spin too soon; the family's general error ("no special error code")
+    # refuses that one bet without telling the provider the player is locked.
+    Refusal.STAKE_OUT_OF_RANGE: "RS_ERROR_UNKNOWN",
+    Refusal.TOO_FAST: "RS_ERROR_UNKNOWN",
     Refusal.NOT_ENOUGH_MONEY: "RS_ERROR_NOT_ENOUGH_MONEY",
     Refusal.WRONG_CURRENCY: "RS_ERROR_WRONG_CURRENCY",
     Refusal.INVALID_GAME: "RS_ERROR_INVALID_GAME",

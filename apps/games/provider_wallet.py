@@ -36,7 +36,17 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 from apps.core import clock
-from apps.core.errors import AccountBlocked, DomainError, InsufficientFunds, LimitExceeded, SelfExcluded
+from apps.core.errors import (
+    AccountBlocked,
+    DomainError,
+    InsufficientFunds,
+    InvalidState,
+    KycRequired,
+    LimitExceeded,
+    RateLimited,
+    SelfExcluded,
+    StakeOutOfRange,
+)
 from apps.core.money import MAX_INTEGER_DIGITS, Money, minor_units
 from apps.ledger import selectors as ledger_selectors
 from apps.ledger import services as ledger_services
@@ -62,6 +72,11 @@ class Refusal:
     DUPLICATE_TRANSACTION = "duplicate_transaction"
     TRANSACTION_DOES_NOT_EXIST = "transaction_does_not_exist"
     TRANSACTION_ROLLED_BACK = "transaction_rolled_back"
+    # The market's and the player's play rules (apps.limits.services.play); `cause` carries the domain error.
+    KYC_REQUIRED = "kyc_required"
+    REALITY_CHECK_DUE = "reality_check_due"
+    STAKE_OUT_OF_RANGE = "stake_out_of_range"
+    TOO_FAST = "too_fast"
 
 
 class WalletRefusal(Exception):
@@ -103,6 +118,19 @@ def token_assert_current(token: LaunchToken) -> None:
     """Bets only: the latest launch for the player and game, not expired."""
     if token.replaced_at is not None or token.expires_at <= clock.now():
         raise WalletRefusal(Refusal.TOKEN_EXPIRED, "A newer launch replaced this token, or it expired.")
+
+
+def _launched_game(*, provider: Provider, player) -> Game | None:
+    """The game a bet that names none is for: the player's latest current launch with this provider.
+
+    Only the generic protocol may leave game_code out; the market's slot rules (stake cap, spin interval)
+    need to know whether the bet is a slot spin, so it is taken from what the player launched.
+    """
+    token = (
+        LaunchToken.objects.select_related("game").filter(player=player, game__provider=provider, replaced_at__isnull=True)
+        .order_by("-created_at", "-id").first()
+    )
+    return token.game if token is not None else None
 
 
 def game_for(*, provider: Provider, game_code: str | None) -> Game | None:
@@ -155,6 +183,16 @@ def _settle(call, player) -> WalletAnswer:
         raise WalletRefusal(Refusal.USER_DISABLED, exc.message, balance=player_balance(player), cause=exc) from None
     except LimitExceeded as exc:
         raise WalletRefusal(Refusal.LIMIT_EXCEEDED, exc.message, balance=player_balance(player), cause=exc) from None
+    except KycRequired as exc:
+        raise WalletRefusal(Refusal.KYC_REQUIRED, exc.message, balance=player_balance(player), cause=exc) from None
+    except StakeOutOfRange as exc:
+        raise WalletRefusal(Refusal.STAKE_OUT_OF_RANGE, exc.message, balance=player_balance(player), cause=exc) from None
+    except RateLimited as exc:
+        raise WalletRefusal(Refusal.TOO_FAST, exc.message, balance=player_balance(player), cause=exc) from None
+    except InvalidState as exc:
+        if exc.details.get("reason") != "reality_check_due":
+            raise
+        raise WalletRefusal(Refusal.REALITY_CHECK_DUE, exc.message, balance=player_balance(player), cause=exc) from None
     except WalletRefusal as refusal:
         if refusal.balance is None:
             refusal.balance = player_balance(player)
@@ -202,6 +240,7 @@ def wallet_bet(
         posting = stake_place(
             player=player, amount=money, idempotency_key=_ledger_key(provider, transaction_id), reference=reference,
             metadata={"provider": provider.code, "round": round_id, "transaction": transaction_id},
+            game=game or _launched_game(provider=provider, player=player),
         )
         ProviderTransaction.objects.create(
             provider=provider, transaction_id=transaction_id, kind=ProviderTransactionKind.BET, player=player, game=game,

@@ -20,39 +20,53 @@ from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import F
 
 from apps.core import clock
-from apps.core.errors import DomainError, IdempotencyConflict, InvalidState, NotFound, StakeOutOfRange, ValidationFailed
+from apps.core.errors import DomainError, IdempotencyConflict, InvalidState, MarketRestricted, NotFound, StakeOutOfRange, ValidationFailed
 from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
 from apps.core.money import Money
 from apps.ledger import selectors as ledger_selectors
 from apps.ledger import services as ledger_services
 from apps.ledger.models import LedgerTransaction
-from apps.limits.services import protection_check
+from apps.limits.services import play_check, stake_check
+from apps.markets import selectors as markets_selectors
 
 from . import fairness
 from .engines import engine_for
-from .models import Game, GameSession, LaunchToken, Provider, Round, SessionStatus
+from .models import Game, GameKind, GameSession, LaunchToken, Provider, Round, SessionStatus
 
 _CLIENT_SEED_MAX = 64
 
 
+def is_slot(game: Game | None) -> bool:
+    """A game the markets' slot rules (stake cap, spin interval, no autoplay) apply to."""
+    return game is not None and game.kind == GameKind.SLOTS
+
+
 @transaction.atomic
-def stake_place(*, player, amount: Money, idempotency_key: str, reference: str, metadata: dict | None = None) -> LedgerTransaction:
-    """A stake, after the protection check (ARCHITECTURE.md: games orchestrate, the ledger only moves money).
+def stake_place(
+    *, player, amount: Money, idempotency_key: str, reference: str, metadata: dict | None = None, game: Game | None = None
+) -> LedgerTransaction:
+    """A stake, after the stake check (ARCHITECTURE.md: games orchestrate, the ledger only moves money).
 
     The check runs first, inside this transaction, and holds the player's protection lock until commit, so
     concurrent stakes cannot jointly exceed a limit; it takes its lock before the ledger's account locks, in
-    the same order deposits do, so the two never deadlock.
+    the same order deposits do, so the two never deadlock. It applies the player's market's rules too
+    (apps.limits.services.play): verification or due diligence, reality checks, and for a slot `game` the
+    stake cap and spin interval; `reference` names the game cycle.
     """
-    return _stake_in_transaction(player=player, amount=amount, idempotency_key=idempotency_key, reference=reference, metadata=metadata)
+    return _stake_in_transaction(
+        player=player, amount=amount, idempotency_key=idempotency_key, reference=reference, metadata=metadata, game=game
+    )
 
 
-def _stake_in_transaction(*, player, amount: Money, idempotency_key: str, reference: str, metadata: dict | None) -> LedgerTransaction:
+def _stake_in_transaction(
+    *, player, amount: Money, idempotency_key: str, reference: str, metadata: dict | None, game: Game | None = None
+) -> LedgerTransaction:
     """stake_place's body, for a caller already in its own transaction that lets any refusal end it (no savepoint)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("A stake must run inside the transaction that records it.")
     try:
-        protection_check(player=player, action="stake", amount=amount)
+        stake_check(player=player, amount=amount, slot=is_slot(game), cycle=reference)
     except DomainError:
         # A replay of a stake already taken must answer as before, even if a limit is now reached or the
         # player is now excluded. Asking only after a refusal keeps the lookup off the hot path; a refusal
@@ -156,8 +170,8 @@ def game_enabled_set(*, game: Game, enabled: bool, actor, reason: str) -> Game:
 
 
 def _playable_check(player, game: Game) -> None:
-    """The same refusal a stake would get (exclusion, time-out, status), before a session or launch exists."""
-    protection_check(player=player, action="stake", amount=Money.zero(player.currency))
+    """The same refusal a stake would get (exclusion, time-out, status, the market's KYC rules), before a session or launch exists."""
+    play_check(player=player, currency=player.currency)
     if not game.enabled:
         raise InvalidState("This game is not available.")
     if game.stake_range(player.currency) is None:
@@ -245,8 +259,9 @@ def round_play(*, player, session_id: int, stake: Money, choices: dict[str, Any]
     The ledger keys are derived from the session and nonce, so the postings are idempotent too; a
     repeated `idempotency_key` returns the round already played (`.replayed = True`).
 
-    On PostgreSQL the plain round (an active player without limits, time-out or exclusion, funds
-    enough) is one read and one call of games_round_post (migration 0004), which takes the same locks
+    On PostgreSQL the plain round (an active, KYC-approved player without limits, time-out, exclusion or
+    reality checks, funds enough, and no market slot rules for the game) is one read and one call of
+    games_round_post (migrations 0004 and 0005), which takes the same locks
     in the same order; everything else, and every refusal, takes the step-by-step path below, so the
     answers and their wording come from one place. The SQLite demo always takes the step-by-step path.
     """
@@ -285,6 +300,8 @@ def _round_play_in_database(*, player, session_id: int, stake: Money, choices: d
         if session is None or session.status != SessionStatus.OPEN or stake.currency != player.currency:
             return None
         game = session.game
+        if is_slot(game) and _market_has_slot_rules(player):
+            return None  # the cap and the spin interval are stake_check's (migration 0005)
         engine = engine_for(game.kind)
         stake_range = game.stake_range(stake.currency) if game.enabled and engine is not None else None
         if stake_range is None or not stake_range[0].minor <= stake.minor <= stake_range[1].minor:
@@ -330,6 +347,13 @@ def _round_play_in_database(*, player, session_id: int, stake: Money, choices: d
     return None
 
 
+def _market_has_slot_rules(player) -> bool:
+    """Slot rounds of a market with a stake cap or a minimum spin interval take the step-by-step path,
+    where stake_check applies them (SI 2025/215; UKGC RTS 14). The policy is cached per process."""
+    policy = markets_selectors.policy_for(player)
+    return policy.slot_min_spin_interval is not None or markets_selectors.slot_stake_cap_for(player) is not None
+
+
 @transaction.atomic
 def _round_play_step_by_step(*, player, session_id: int, stake: Money, choices: dict[str, Any], idempotency_key: str) -> Round:
     session = _session_for(player, session_id, lock=True)
@@ -359,7 +383,9 @@ def _round_play_step_by_step(*, player, session_id: int, stake: Money, choices: 
     play = engine.play(units=units, stake_minor=stake.minor, rtp=session.rtp, choices=parsed)
     reference = f"game-round:{session.pk}:{nonce}"
     metadata = {"game": game.slug, "session": session.pk, "nonce": nonce}
-    bet = _stake_in_transaction(player=player, amount=stake, idempotency_key=f"{reference}:bet", reference=reference, metadata=metadata)
+    bet = _stake_in_transaction(
+        player=player, amount=stake, idempotency_key=f"{reference}:bet", reference=reference, metadata=metadata, game=game
+    )
     balance_minor = _cash_after(bet, -stake.minor)
     win = None
     if play.payout_minor > 0:
@@ -407,7 +433,14 @@ def _cash_after(posting: LedgerTransaction, cash_amount: int) -> int | None:
 
 
 def round_many(*, player, session_id: int, stake: Money, count: int, choices: dict[str, Any] | None = None, key_prefix: str = "") -> int:
-    """`count` rounds one after another, each its own transaction (scripts/bench.py's stake+win path)."""
+    """`count` rounds one after another, each its own transaction (scripts/bench.py's stake+win path).
+
+    This is autoplay: a slot game in a market that forbids it (UKGC RTS 14: no autoplay on online slots) is
+    refused (403 market_restricted). The player API has no such call: every round is one request.
+    """
+    session = GameSession.objects.select_related("game").filter(pk=session_id, player_id=player.pk).first()
+    if session is not None and is_slot(session.game) and not markets_selectors.policy_for(player).slot_autoplay_allowed:
+        raise MarketRestricted("Your market does not allow autoplay on slots.", details={"reason": "slot_autoplay"})
     prefix = key_prefix or secrets.token_hex(6)
     for n in range(count):
         round_play(player=player, session_id=session_id, stake=stake, choices=choices or {}, idempotency_key=f"{prefix}-{n}")
@@ -432,7 +465,7 @@ def launch_create(*, player, game: Game) -> LaunchToken:
         raise InvalidState("This game is not available.")
     if player.currency not in (provider.currencies or []):
         raise ValidationFailed(details={"currency": [f"This game is not offered in {player.currency}."]})
-    protection_check(player=player, action="stake", amount=Money.zero(player.currency))
+    play_check(player=player, currency=player.currency)
     if not game.enabled:
         raise InvalidState("This game is not available.")
     now = clock.now()

@@ -92,3 +92,16 @@ def annotate_kyc_status(queryset: QuerySet, *, now: datetime | None = None) -> Q
     )
     case = KycCase.objects.filter(player=OuterRef("pk")).annotate(effective=effective).values("effective")[:1]
     return queryset.annotate(kyc_status=Coalesce(Subquery(case), Value(KycState.NONE.value), output_field=CharField()))
+def kyc_approved_sql(*, alias: str) -> str:
+    """An SQL condition, true when the KYC case row `alias` is approved and not lapsed, for callers that fold
+    the KYC state into a round trip they already make (the stake check, apps.limits.services.lock).
+
+    One placeholder: the moment. Same rule as `_effective_state`: an approval whose document expired is none.
+    """
+    return f"({alias}.state = '{KycState.APPROVED.value}' AND ({alias}.expires_at IS NULL OR {alias}.expires_at > %s))"
+
+
+def kyc_case_table() -> str:
+    from django.db import connection
+
+    return connection.ops.quote_name(KycCase._meta.db_table)

@@ -298,3 +298,54 @@ def customer_funds_at(*, moment: datetime) -> dict[str, int]:
 
 def transaction_count(*, start: datetime, end: datetime) -> int:
     return LedgerTransaction.objects.filter(created_at__gte=start, created_at__lt=end).count()
+def players_cash_flows(*, since: datetime, kinds: list[str]) -> dict[int, dict[str, int]]:
+    """player id → {kind: signed minor-unit sum} of every player's cash entries since `since`, in one grouped query
+    (the markers-of-harm task reads all players at once). Each player's sums are in their cash account's currency."""
+    rows = (
+        Entry.objects.filter(account__kind=AccountKind.PLAYER_CASH, account__player__isnull=False, created_at__gte=since, kind__in=kinds)
+        .values("account__player_id", "kind")
+        .annotate(total=Sum("amount"))
+    )
+    flows: dict[int, dict[str, int]] = {}
+    for row in rows:
+        flows.setdefault(row["account__player_id"], {})[row["kind"]] = int(row["total"])
+    return flows
+
+
+def players_deposits_split(*, earlier_since: datetime, recent_since: datetime) -> dict[int, tuple[int, int]]:
+    """player id → (deposits from `earlier_since` to `recent_since`, deposits since `recent_since`), minor units."""
+    from django.db.models import Q
+
+    rows = (
+        Entry.objects.filter(account__kind=AccountKind.PLAYER_CASH, account__player__isnull=False, created_at__gte=earlier_since,
+                             kind="deposit")
+        .values("account__player_id")
+        .annotate(
+            earlier=Sum("amount", filter=Q(created_at__lt=recent_since)), recent=Sum("amount", filter=Q(created_at__gte=recent_since))
+        )
+    )
+    return {row["account__player_id"]: (int(row["earlier"] or 0), int(row["recent"] or 0)) for row in rows}
+
+
+def player_cash_volume_sql() -> str:
+    """SQL for the absolute sum, in minor units, of a player's cash entries of some kinds since a moment.
+
+    For callers that must fold the sum into a round trip they already make (the stake check's lock,
+    apps.limits.services.lock): the ledger owns its tables, so the text comes from here. Placeholders,
+    in order: player id, currency, then one per kind (`{kinds}` is filled by the caller with that many
+    `%s`), then the moment. Every entry of one kind on a cash account has the same sign (deposits and
+    wins credit it, bets debit it), so the sum of absolute values equals summing each kind's total.
+    """
+    quote = _quote()
+    entry, account = quote(Entry._meta.db_table), quote(Account._meta.db_table)
+    return (
+        f"SELECT COALESCE(SUM(ABS(e.amount)), 0) FROM {entry} e WHERE e.account_id = ("  # noqa: S608 - no input in the text
+        f"SELECT a.id FROM {account} a WHERE a.player_id = %s AND a.kind = '{AccountKind.PLAYER_CASH.value}' AND a.currency = %s"
+        ") AND e.kind IN ({kinds}) AND e.created_at >= %s"
+    )
+
+
+def _quote():
+    from django.db import connection
+
+    return connection.ops.quote_name

@@ -6,6 +6,8 @@ No admin path can lift an exclusion or loosen a limit: no add, change or delete 
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -16,16 +18,35 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from unfold.admin import TabularInline
 
-from apps.core.admin import MoneyFormField, NoEditPermissions, ReadOnlyHistoryAdmin, log_service_action, shell_adminform
+from apps.core.admin import (
+    MoneyFormField,
+    NoEditPermissions,
+    ReadOnlyHistoryAdmin,
+    WorkQueueFilter,
+    action_hidden_fields,
+    confirm_action_page,
+    log_service_action,
+    shell_adminform,
+)
 from apps.core.errors import DomainError
 from apps.core.money import format_amount
 from apps.core.panels import PanelTable, TimelineEvent, player_panel, player_timeline
 from apps.core.timefmt import readable_time
 from apps.players.models import Player
 
-from .models import Exclusion, Limit, LimitKind, LimitPeriod, PlayerProtection
+from .models import (
+    Exclusion,
+    InteractionRestriction,
+    InteractionStatus,
+    Limit,
+    LimitKind,
+    LimitPeriod,
+    PlayerProtection,
+    SafeGamblingInteraction,
+)
 from .selectors import player_exclusions, protection_overview
-from .services import limit_tighten_by_operator
+from .services import interaction_close, interaction_contact, limit_tighten_by_operator
+from .services.interactions import WORK_PERMISSION
 
 TIGHTEN_PERMISSION = "limits.tighten_limit"
 
@@ -228,6 +249,88 @@ class ExclusionAdmin(ReadOnlyHistoryAdmin):
         "reactivation_requested_at",
         "reactivated_at",
     )
+
+
+class InteractionQueueFilter(WorkQueueFilter):
+    open_states = (InteractionStatus.OPEN, InteractionStatus.CONTACTED)
+    open_label = "Open or contacted"
+
+
+class _ContactForm(forms.Form):
+    channel = forms.ChoiceField(choices=[(c, c) for c in ("phone", "email", "chat", "in-app")])
+    note = forms.CharField(label="What was said (kept in the history)", widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
+
+
+class _CloseForm(forms.Form):
+    outcome = forms.CharField(label="Outcome (kept in the history)", widget=forms.Textarea(attrs={"rows": 3}), max_length=4000)
+    restriction = forms.ChoiceField(choices=InteractionRestriction.choices, initial=InteractionRestriction.NONE)
+    deposit_limit = forms.DecimalField(label="Daily deposit limit to impose (wallet currency)", required=False, min_value=0)
+
+
+@admin.register(SafeGamblingInteraction)
+class SafeGamblingInteractionAdmin(ReadOnlyHistoryAdmin):
+    """The safer-gambling queue: oldest first, open and contacted ones by default; every step is an action with a note."""
+
+    list_display = ("id", "created_at", "player", "marker", "status", "contacted_by", "contacted_at", "restriction")
+    list_filter = (InteractionQueueFilter, "status", "marker", "player__market")
+    search_fields = ("player__user__email", "=player__public_id")
+    list_select_related = ("player__user", "contacted_by")
+    ordering = ("created_at", "id")
+    readonly_fields = ("player", "marker", "window", "evidence_table", "status", "contacted_by", "contacted_at", "contact_channel",
+                       "outcome", "restriction", "closed_by", "closed_at", "last_note", "created_at")
+    exclude = ("evidence",)
+    actions = ("record_contact", "close_interactions")
+
+    @admin.display(description="evidence at detection")
+    def evidence_table(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.evidence, indent=2, sort_keys=True))
+
+    def has_work_permission(self, request) -> bool:
+        return request.user.has_perm(WORK_PERMISSION)
+
+    def _with_form(self, request, queryset, *, form_class, action: str, title: str, verb: str, call):
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            done = 0
+            for interaction in queryset.order_by("pk"):
+                try:
+                    call(interaction, form.cleaned_data)
+                except DomainError as exc:
+                    self.message_user(request, f"Interaction #{interaction.pk} was not {verb}: {exc.message}", messages.ERROR)
+                else:
+                    done += 1
+            if done:
+                self.message_user(request, f"{done} interaction(s) {verb}.", messages.SUCCESS)
+            return None
+        rows = list(queryset.select_related("player__user"))
+        return confirm_action_page(
+            self, request, title=title, form=form, submit_label=title, submit_name="apply",
+            items=[f"#{i.pk} — {i.player} — {i.get_marker_display()} ({i.get_status_display()})" for i in rows],
+            hidden=action_hidden_fields(action, rows),
+        )
+
+    @admin.action(description="Record the contact with the player", permissions=["work"])
+    def record_contact(self, request, queryset):
+        return self._with_form(
+            request, queryset, form_class=_ContactForm, action="record_contact", title="Record contact", verb="marked contacted",
+            call=lambda i, d: interaction_contact(interaction_id=i.pk, actor=request.user, channel=d["channel"], note=d["note"]),
+        )
+
+    @admin.action(description="Close with the outcome (and a restriction)", permissions=["work"])
+    def close_interactions(self, request, queryset):
+        def close(interaction, data):
+            from decimal import Decimal
+
+            from apps.core.money import Money
+
+            amount = data.get("deposit_limit")
+            limit = Money(Decimal(amount), interaction.player.currency) if amount else None
+            return interaction_close(interaction_id=interaction.pk, actor=request.user, outcome=data["outcome"],
+                                     restriction=data["restriction"], deposit_limit=limit)
+
+        return self._with_form(
+            request, queryset, form_class=_CloseForm, action="close_interactions", title="Close interactions", verb="closed", call=close,
+        )
 
 
 class LimitInline(NoEditPermissions, TabularInline):

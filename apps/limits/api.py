@@ -79,8 +79,15 @@ class OverviewOut(serializers.Serializer):
     reactivation_from = serializers.DateTimeField(allow_null=True, help_text="When a requested return from self-exclusion takes effect.")
     reality_check_minutes = serializers.IntegerField(allow_null=True)
     session_started_at = serializers.DateTimeField(allow_null=True)
-    reality_check_due = serializers.BooleanField()
+    reality_check_due = serializers.BooleanField(
+        help_text="A reminder is due: rounds and provider bets are refused (409 invalid_state) until "
+        "POST /api/v1/responsible-gaming/reality-check/acknowledge (UKGC RTS 13)."
+    )
     reality_check_next_at = serializers.DateTimeField(allow_null=True)
+    session_elapsed_seconds = serializers.IntegerField(allow_null=True, help_text="Time since this session (login) started.")
+    session_net_position = Amount(
+        allow_null=True, help_text="Wins minus stakes since the session started (negative: a loss), in the wallet currency."
+    )
 
 
 def _overview(player) -> Response:

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.db import models
 from django.db.models import Q
+from django_fsm import FSMField, FSMModelMixin, transition
 from simple_history.models import HistoricalRecords
 
 
@@ -67,6 +68,12 @@ class PlayerProtection(models.Model):
     reality_check_minutes = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: reality checks off.")
     session_started_at = models.DateTimeField(null=True, blank=True)
     reality_check_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # Markets with a minimum time between slot spins (UKGC RTS 14): the last spin's time and game cycle,
+    # written under this row's lock by the stake check (apps.limits.services.play), only in those markets.
+    last_slot_spin_at = models.DateTimeField(null=True, blank=True)
+    last_slot_spin_cycle = models.CharField(max_length=200, blank=True)
+    # The stake cap is on the total staked in one game cycle (SI 2025/215): what that cycle has staked so far.
+    last_slot_cycle_staked_minor = models.BigIntegerField(default=0)
     has_limits = models.BooleanField(
         default=False,
         help_text="Set, under this row's lock, when the player's first limit row is created; never cleared (rows are never deleted). "
@@ -75,7 +82,7 @@ class PlayerProtection(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["last_slot_spin_at", "last_slot_spin_cycle", "last_slot_cycle_staked_minor"])
 
     class Meta:
         verbose_name = "player protection"
@@ -191,3 +198,65 @@ class Exclusion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} of player {self.player_id} from {self.starts_at:%Y-%m-%d}"
+
+
+class HarmMarker(models.TextChoices):
+    """The markers of harm the beat task looks for (UKGC customer interaction guidance, SR 3.4.3; the issue's list)."""
+
+    NET_LOSS_24H = "net_loss_24h", "Net loss in 24 hours at the market's threshold"
+    NET_LOSS_30D = "net_loss_30d", "Net loss in 30 days at the market's threshold"
+    DEPOSITS_RISING = "deposits_rising", "Deposits rising fast"
+
+
+class InteractionStatus(models.TextChoices):
+    OPEN = "open", "Open: nobody has contacted the player yet"
+    CONTACTED = "contacted", "Contacted: waiting for the outcome"
+    CLOSED = "closed", "Closed"
+
+
+class InteractionRestriction(models.TextChoices):
+    NONE = "none", "None"
+    DEPOSIT_LIMIT = "deposit_limit", "A stricter deposit limit"
+    SUSPENSION = "suspension", "Account suspended (safer gambling)"
+
+
+class SafeGamblingInteraction(FSMModelMixin, models.Model):
+    """A marker of harm found on a player, and the operator's recorded interaction with them.
+
+    Opened by the beat task (apps.limits.tasks.detect_markers_of_harm), once per player, marker and window
+    (`window`: the detection window's first day), so re-runs and overlapping runs open nothing twice. Worked
+    by operators and compliance in the admin queue, oldest first: open → contacted (who, when, how, what was
+    said) → closed (the outcome, and any restriction imposed), a note on every step, all in the history.
+    """
+
+    player = models.ForeignKey("players.Player", on_delete=models.PROTECT, related_name="safer_gambling_interactions")
+    marker = models.CharField(max_length=24, choices=HarmMarker.choices)
+    window = models.DateField(help_text="First day of the window the marker was found in; one interaction per player, marker and window.")
+    evidence = models.JSONField(default=dict, help_text="The figures at detection, frozen.")
+    status = FSMField(default=InteractionStatus.OPEN, choices=InteractionStatus.choices, protected=True)
+    contacted_by = models.ForeignKey("players.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    contacted_at = models.DateTimeField(null=True, blank=True)
+    contact_channel = models.CharField(max_length=16, blank=True, help_text="email, phone, chat, in-app ...")
+    outcome = models.TextField(blank=True)
+    restriction = models.CharField(max_length=16, choices=InteractionRestriction.choices, blank=True)
+    closed_by = models.ForeignKey("players.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    last_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["player", "marker", "window"], name="limits_interaction_once_per_window")]
+        indexes = [models.Index(fields=["status", "created_at"], name="limits_interaction_queue")]
+        permissions = [("work_interaction", "Can contact players and close safer-gambling interactions")]
+
+    def __str__(self) -> str:
+        return f"{self.get_marker_display()}: player {self.player_id} ({self.status})"
+
+    @transition(field=status, source=InteractionStatus.OPEN, target=InteractionStatus.CONTACTED)
+    def contact(self) -> None: ...
+
+    @transition(field=status, source=InteractionStatus.CONTACTED, target=InteractionStatus.CLOSED)
+    def close(self) -> None: ...

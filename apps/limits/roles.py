@@ -11,10 +11,12 @@ _VIEW = [
     "limits.view_historicallimit",
     "limits.view_exclusion",
     "limits.view_historicalexclusion",
+    "limits.view_safegamblinginteraction",
+    "limits.view_historicalsafegamblinginteraction",
 ]
 
 ROLE_PERMISSIONS = {
-    "operator": [*_VIEW, "limits.tighten_limit"],
-    "compliance": [*_VIEW, "limits.tighten_limit"],
+    "operator": [*_VIEW, "limits.tighten_limit", "limits.work_interaction"],
+    "compliance": [*_VIEW, "limits.tighten_limit", "limits.work_interaction"],
     "support": list(_VIEW),
 }

@@ -211,6 +211,14 @@ class ProtectionOverview:
     session_started_at: datetime | None
     reality_check_due: bool
     reality_check_next_at: datetime | None
+    session_elapsed_seconds: int | None = None
+    session_net_position: Money | None = None
+
+
+def session_net_position(*, player, since: datetime) -> Money:
+    """Wins (and returned stakes) minus stakes since the session started: what a reality check shows (UKGC RTS 13)."""
+    flows = player_cash_flows(player=player, since=since, kinds=["bet", "win", "rollback"])
+    return Money.from_minor(sum(flows.values()), player.currency)
 
 
 def protection_overview(*, player, now: datetime | None = None) -> ProtectionOverview:
@@ -219,6 +227,7 @@ def protection_overview(*, player, now: datetime | None = None) -> ProtectionOve
     protection = PlayerProtection.objects.filter(player_id=player.pk).first()
     excluded = self_exclusion_active(protection, now)
     reality = reality_check_state(protection, now)
+    started = protection.session_started_at if protection else None
     return ProtectionOverview(
         limits=player_limits(player=player, now=now),
         timeout_until=protection.timeout_until if timeout_active(protection, now) else None,
@@ -231,6 +240,8 @@ def protection_overview(*, player, now: datetime | None = None) -> ProtectionOve
         session_started_at=protection.session_started_at if protection else None,
         reality_check_due=reality.due,
         reality_check_next_at=reality.next_at,
+        session_elapsed_seconds=int((now - started).total_seconds()) if started else None,
+        session_net_position=session_net_position(player=player, since=started) if started else None,
     )
 
 

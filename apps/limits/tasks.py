@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from .services import exclusion_end_due, limit_activate_due, reactivation_complete_due
+from .services import exclusion_end_due, harm_markers_detect, limit_activate_due, reactivation_complete_due
 
 
 @shared_task(name="apps.limits.tasks.end_expired_exclusions")
@@ -20,3 +20,10 @@ def end_expired_exclusions() -> dict[str, int]:
 def activate_pending_limits() -> int:
     """Store limit raises and removals whose 24-hour cooling-off has passed (checks also apply them lazily)."""
     return limit_activate_due()
+
+
+@shared_task(name="apps.limits.tasks.detect_markers_of_harm")
+def detect_markers_of_harm() -> int:
+    """Open a safer-gambling interaction for each marker of harm found (net losses, rising deposits); see
+    apps.limits.services.interactions. Safe to run twice: one interaction per player, marker and window."""
+    return harm_markers_detect()

@@ -64,6 +64,10 @@ class MarketAdmin(AuditedHistoryAdmin):
                 )
             },
         ),
+        (
+            "Markers of harm (safer-gambling interactions)",
+            {"fields": ("harm_net_loss_24h", "harm_net_loss_30d", "harm_deposit_rise_factor", "harm_deposit_rise_min")},
+        ),
         ("Self-exclusion register", {"fields": ("national_register",)}),
         ("Reporting", {"fields": ("reports", "report_time_zone", "report_operator_id", "report_store_id", "report_fiscal_region",
                                   "gaming_tax_rate")}),

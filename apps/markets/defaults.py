@@ -26,6 +26,11 @@ MARKETS = [
         "young_adult_max_age": 24,
         "slot_min_spin_interval_ms": 2500,
         "slot_autoplay_allowed": False,
+        # UKGC customer interaction guidance / financial risk checks: 1,000 GBP net loss in 24 h, 500 GBP in 30 days.
+        "harm_net_loss_24h": Decimal("1000.00"),
+        "harm_net_loss_30d": Decimal("500.00"),
+        "harm_deposit_rise_factor": Decimal("3.00"),
+        "harm_deposit_rise_min": Decimal("500.00"),
         "reports": ["ukgc_quarterly"],
         "national_register": "gamstop",
         "report_time_zone": "Europe/London",
@@ -40,6 +45,11 @@ MARKETS = [
         "mandatory_deposit_limit_day_eur": Decimal("600.00"),
         "mandatory_deposit_limit_week_eur": Decimal("1500.00"),
         "mandatory_deposit_limit_month_eur": Decimal("3000.00"),
+        # No statutory figure: the operator's own policy, in EUR.
+        "harm_net_loss_24h": Decimal("1000.00"),
+        "harm_net_loss_30d": Decimal("2000.00"),
+        "harm_deposit_rise_factor": Decimal("3.00"),
+        "harm_deposit_rise_min": Decimal("500.00"),
         "reports": ["dgoj_rud_daily", "dgoj_cjd_daily", "dgoj_rud_monthly", "dgoj_cjd_monthly"],
         "national_register": "rgiaj",
         "report_time_zone": "Europe/Madrid",
@@ -55,6 +65,10 @@ MARKETS = [
         "regulator": "The operator's default licence",
         "countries": [],
         "is_default": True,
+        "harm_net_loss_24h": Decimal("1000.00"),
+        "harm_net_loss_30d": Decimal("2000.00"),
+        "harm_deposit_rise_factor": Decimal("3.00"),
+        "harm_deposit_rise_min": Decimal("500.00"),
         "reports": ["ledger_journal_daily", "ggr_daily"],
         # The operator's own files follow its home licence's calendar and tax (the demo operator is Spanish):
         # change both here when the home licence is another.

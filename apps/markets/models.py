@@ -125,6 +125,23 @@ class Market(models.Model):
         help_text="Certified RTP values a game may be set to in this market; empty allows any.",
     )
 
+    # --- Markers of harm (apps.limits: the beat task that opens safer-gambling interactions) ---
+    harm_net_loss_24h = models.DecimalField(
+        **_MONEY, null=True, blank=True,
+        help_text="Net loss (stakes − wins) in 24 hours, in rule_currency, that opens a safer-gambling interaction; empty: off.",
+    )
+    harm_net_loss_30d = models.DecimalField(
+        **_MONEY, null=True, blank=True, help_text="The same over 30 days (UKGC customer interaction guidance).",
+    )
+    harm_deposit_rise_factor = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(Decimal("1.01"))],
+        help_text="Deposits of the last 7 days at least this many times the weekly average of the 28 days before; empty: off.",
+    )
+    harm_deposit_rise_min = models.DecimalField(
+        **_MONEY, null=True, blank=True,
+        help_text="...and at least this much (rule_currency), so small amounts never count as a rise.",
+    )
+
     # --- National self-exclusion register (apps.markets.registers) ---
     national_register = models.CharField(
         max_length=16, blank=True, choices=[("", "None"), ("gamstop", "GAMSTOP (UK)"), ("rgiaj", "RGIAJ (Spain)")],
@@ -178,6 +195,8 @@ class Market(models.Model):
         present = [v for v in mandatory if v is not None]
         if present != sorted(present):
             errors["mandatory_deposit_limit_week_eur"] = ["A longer period's limit cannot be below a shorter one's."]
+        if (self.harm_deposit_rise_factor is None) != (self.harm_deposit_rise_min is None):
+            errors["harm_deposit_rise_min"] = ["Set the deposit-rise factor and its minimum together, or neither."]
         if self.countries and isinstance(self.countries, list):
             # A country on two licences would make a new player's market a matter of chance. The table
             # is a handful of rows and JSON lists have no portable overlap lookup, so read it whole.

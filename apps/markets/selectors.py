@@ -64,6 +64,11 @@ class MarketPolicy:
     report_store_id: str
     report_fiscal_region: str
     gaming_tax_rate: Decimal | None
+    harm_net_loss_24h: Decimal | None = None
+    harm_net_loss_30d: Decimal | None = None
+    harm_deposit_rise_factor: Decimal | None = None
+    harm_deposit_rise_min: Decimal | None = None
+    national_register: str = ""
 
     @classmethod
     def from_market(cls, market: Market) -> MarketPolicy:
@@ -96,7 +101,8 @@ class MarketPolicy:
     def slot_stake_cap(self, age: int) -> Money | None:
         """The highest stake on one slot spin for a player of this age, in `rule_currency`; None: no cap.
 
-        UK (Gambling Act 2005 s.24 as amended, in force 2025): 5 GBP per spin, 2 GBP up to age 24.
+        UK (the Gambling Act 2005 (Operating Licence Conditions) (Amendment) Regulations 2025, SI 2025/215): the total
+        staked on one game cycle of an online slot, 5 GBP, 2 GBP for an individual under 25.
         """
         if self.young_adult_max_age is not None and self.slot_max_stake_young_adult is not None and age <= self.young_adult_max_age:
             return Money(self.slot_max_stake_young_adult, self.rule_currency)
@@ -112,12 +118,16 @@ class MarketPolicy:
 
 
 _cache: dict[str, tuple[float, MarketPolicy]] = {}
+# currency → (expires, the newest rate's valid_from, that rate): a stake converting a slot cap or a
+# due-diligence volume reads no table. Same freshness as the policies; cleared when a rate is saved here.
+_rate_cache: dict[str, tuple[float, datetime, Decimal]] = {}
 _cache_lock = threading.Lock()
 
 
 def clear_policy_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _rate_cache.clear()
 
 
 def policy_for_code(code: str) -> MarketPolicy:
@@ -221,6 +231,18 @@ def rate_to_eur(currency: str, at: datetime | None = None) -> Decimal:
     if currency == "EUR":
         return Decimal(1)
     at = at or clock.now()
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _rate_cache.get(currency)
+    if hit is not None and hit[0] > now and hit[1] <= at:
+        return hit[2]
+    newest = ExchangeRate.objects.filter(currency=currency).order_by("-valid_from").values_list("valid_from", "rate_to_eur").first()
+    if newest is not None and newest[0] <= clock.now():
+        # Only a rate already in force is cached: one dated in the future must not answer for "now" once it starts.
+        with _cache_lock:
+            _rate_cache[currency] = (now + POLICY_CACHE_SECONDS, newest[0], newest[1])
+        if newest[0] <= at:
+            return newest[1]
     rate = (
         ExchangeRate.objects.filter(currency=currency, valid_from__lte=at)
         .order_by("-valid_from")

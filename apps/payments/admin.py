@@ -116,6 +116,7 @@ class WithdrawalAdmin(CsvExportAdminMixin, _ReadOnlyAdmin):
                 "<path:object_id>/decide/<str:decision>/", self.admin_site.admin_view(self.decide_view),
                 name="payments_withdrawal_decide",
             ),
+            path("return-funds/<int:player_id>/", self.admin_site.admin_view(self.return_funds_view), name="payments_return_funds"),
             *super().get_urls(),
         ]
 
@@ -172,10 +173,40 @@ class WithdrawalAdmin(CsvExportAdminMixin, _ReadOnlyAdmin):
     readonly_fields = (
         *_MONEY_READONLY, "status", "idempotency_key", "hold_transaction", "settlement_transaction", "reviewed_by",
         "reviewed_at", "review_note", "rejection_reason", "paid_by", "paid_at", "psp_reference", "cancelled_at",
-        "ip_address", "created_at", "updated_at",
+        "return_reason", "payout_method", "ip_address", "created_at", "updated_at",
     )
     fields = readonly_fields
     actions = ("approve_withdrawals", "reject_withdrawals", "mark_withdrawals_paid")
+
+    def return_funds_view(self, request, player_id: int):
+        """An excluded player's funds back to where they came from (services.withdrawal_return_funds), with a reason."""
+        from django.contrib import messages
+        from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+        from django.http import HttpResponseRedirect
+        from django.shortcuts import get_object_or_404
+
+        from apps.core.errors import DomainError
+        from apps.players.models import Player
+
+        if not request.user.has_perm(services.REVIEW_PERMISSION):
+            raise DjangoPermissionDenied
+        player = get_object_or_404(Player.objects.select_related("user"), pk=player_id)
+        form = _ReturnFundsForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                withdrawal = services.withdrawal_return_funds(player=player, actor=request.user, reason=form.cleaned_data["reason"])
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
+                self.message_user(request, f"Withdrawal #{withdrawal.pk} of {withdrawal.amount} created; approve and pay it as usual.",
+                                  messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:payments_withdrawal_change", args=[withdrawal.pk]))
+        return confirm_action_page(
+            self, request, title=f"Return funds to {player.user.email}", form=form, submit_label="Return the funds",
+            intro="The player's net deposits (at most their cash) go back to the method of their latest deposit, without KYC. "
+                  "Only for a self-excluded or legally barred player.",
+            cancel_url=reverse("admin:players_player_change", args=[player.pk]),
+        )
 
     @admin.display(description="player", ordering="player__user__email")
     def player_email(self, obj: Withdrawal) -> str:
@@ -319,6 +350,8 @@ def _payments_timeline(player, *, limit: int) -> list[TimelineEvent]:
             link=reverse("admin:payments_withdrawal_change", args=[row.id]),
         ))
     return events
+class _ReturnFundsForm(forms.Form):
+    reason = forms.CharField(label="Reason (kept in the withdrawal's history)", widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
 
 
 @player_panel("Payments", order=35)
@@ -333,4 +366,7 @@ def _payments_panel(player):
         ("Open withdrawals", format_html('<a href="{}">{} ({} {})</a>', queue_url, summary.open_withdrawals,
                                          summary.open_withdrawal_total, currency)),
         ("Lifetime withdrawals paid", f"{summary.paid_withdrawals} {currency}"),
+        *([("Excluded: return funds", format_html('<a href="{}">Return net deposits to the payment method</a>',
+                                                  reverse("admin:payments_return_funds", args=[player.pk])))]
+          if player.status == "self_excluded" else []),
     ]

@@ -125,6 +125,9 @@ class Withdrawal(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     psp_reference = models.CharField(max_length=100, blank=True, help_text="The PSP's id for the payout.")
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # An operator's return of an excluded player's funds (issue #11): to the method the player deposited with.
+    return_reason = models.TextField(blank=True, help_text="Set when an operator returned an excluded player's funds; why.")
+    payout_method = models.CharField(max_length=32, blank=True, help_text="The payment method the money goes back to.")
     ip_address = models.GenericIPAddressField(null=True, blank=True, help_text="Regulatory reports ask for it per operation.")
     device = models.CharField(max_length=2, blank=True, help_text="Device class at the request: MO, PC, TB, TF or OT.")
     card_last4 = models.CharField(max_length=4, blank=True, help_text="Last four digits of the card or account paid to, from the PSP.")

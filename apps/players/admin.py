@@ -150,6 +150,8 @@ STATUS_TRANSITIONS = {
     "suspend": (services.player_suspend, "Suspend", "suspended"),
     "reinstate": (services.player_reinstate, "Reinstate", "reinstated"),
     "close": (services.player_close, "Close", "closed"),
+    # A barred duplicate or register hit whose reason is gone (services.player_reinstate_barred refuses otherwise).
+    "reactivate": (services.player_reinstate_barred, "Lift the bar on", "unbarred"),
 }
 
 

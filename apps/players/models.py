@@ -127,6 +127,10 @@ class Player(FSMModelMixin, models.Model):
         max_length=16, choices=StatusReason.choices, blank=True, help_text="Why suspended or closed, in the regulator's terms."
     )
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Legally barred (the DGOJ RUD's status PR): a national self-exclusion register (RGIAJ, GAMSTOP) names this
+    # person. The status is self_excluded (no play, no deposit, API.md's statuses); this says why, and which register.
+    legally_barred_at = models.DateTimeField(null=True, blank=True)
+    legally_barred_register = models.CharField(max_length=16, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -148,3 +148,6 @@ def player_notes(*, player: Player, limit: int = 50) -> list[PlayerNote]:
 
 def player_tags(*, player: Player) -> list[PlayerTag]:
     return list(PlayerTag.objects.filter(player=player).select_related("tag", "added_by").order_by("tag__name"))
+def players_by_ids(ids: list[int]) -> list[Player]:
+    """Players by primary key, in one query (batch jobs: markers of harm, register checks)."""
+    return list(Player.objects.select_related("user").filter(pk__in=ids).order_by("pk"))

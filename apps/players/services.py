@@ -19,6 +19,7 @@ from apps.core.errors import (
     AccountBlocked,
     CountryBlocked,
     EmailTaken,
+    InvalidState,
     PermissionDenied,
     SelfExcluded,
     TokenInvalid,
@@ -241,22 +242,87 @@ def player_bar_if_identity_excluded(*, player: Player, actor: User | None, when:
     Returns whether the player was barred. The account stays open, so they can still withdraw their money.
     """
     locked = Player.objects.select_for_update().select_related("user").get(pk=player.pk)
+    if locked.status == PlayerStatus.CLOSED or (locked.status == PlayerStatus.SELF_EXCLUDED and locked.legally_barred_at):
+        return False
+    on_register = _on_national_register(locked)
+    if on_register:
+        # The market's national register (GAMSTOP, RGIAJ) names them: legally barred from play and deposits (RUD status PR).
+        reason = f"On the national self-exclusion register ({when})"
+        locked.legally_barred_at, locked.legally_barred_register = clock.now(), _register_of(locked)
+        if locked.status == PlayerStatus.SELF_EXCLUDED:
+            save_with_history(locked, actor=actor, reason=reason)
+        else:
+            # One history row: the mark, then the transition that re-reads the row under its lock and saves it.
+            Player.objects.filter(pk=locked.pk).update(
+                legally_barred_at=locked.legally_barred_at, legally_barred_register=locked.legally_barred_register
+            )
+            _transition(locked, "self_exclude", actor=actor, reason=reason)
+        return True
     if locked.status not in (PlayerStatus.ACTIVE, PlayerStatus.SUSPENDED):
         return False
-    on_register = identity_on_national_register(
-        locked.market, first_name=locked.user.first_name, last_name=locked.user.last_name,
-        date_of_birth=locked.date_of_birth, id_document_number=locked.id_document_number,
-    )
-    if on_register:
-        # The market's national register (GAMSTOP, RGIAJ) names them: legally barred from play and deposits.
-        _transition(locked, "self_exclude", actor=actor, reason=f"On the national self-exclusion register ({when})")
-        return True
     if not identity_is_excluded(_player_fingerprints(locked), except_player_id=locked.pk):
         return False
     # Not recorded as an excluded identity of its own: when the person's exclusion ends, this duplicate
     # must not keep them excluded. An operator reinstates it (it has no exclusion period in apps.limits).
     _transition(locked, "self_exclude", actor=actor, reason=f"Identity matches a self-excluded person ({when})")
     return True
+
+
+def _on_national_register(player: Player) -> bool:
+    return identity_on_national_register(
+        player.market, first_name=player.user.first_name, last_name=player.user.last_name,
+        date_of_birth=player.date_of_birth, id_document_number=player.id_document_number,
+    )
+
+
+def _register_of(player: Player) -> str:
+    from apps.core.markets_hook import national_register_of
+
+    return national_register_of(player.market)
+
+
+def national_register_batch_check(*, when: str = "daily register check") -> dict[str, int]:
+    """Check every open account against its market's national register (RGIAJ for dgoj: the DGOJ expects
+    operators to verify their players against it daily, Ley 13/2011 art. 22 and RD 1614/2011). A hit bars the
+    player as at login. One short transaction per player; a register that cannot answer stops the run (fail loud:
+    the next run retries) rather than passing anyone unchecked.
+    """
+    from apps.core.markets_hook import markets_with_national_register
+
+    markets = list(markets_with_national_register())
+    checked = barred = 0
+    candidates = (
+        Player.objects.filter(market__in=markets, legally_barred_at__isnull=True)
+        .exclude(status=PlayerStatus.CLOSED).order_by("pk").values_list("pk", flat=True)
+    )
+    for player_id in candidates.iterator(chunk_size=500):
+        checked += 1
+        barred += int(player_bar_if_identity_excluded(player=Player(pk=player_id), actor=None, when=when))
+    return {"checked": checked, "barred": barred}
+
+
+@transaction.atomic
+def player_reinstate_barred(*, player: Player, actor: User | None, reason: str) -> Player:
+    """Lift a bar that no longer holds: an account barred because its identity matched a self-excluded person
+    or a national register, once neither applies (the person's own exclusion ended, the register dropped them).
+
+    Refused for the person's own self-exclusion (that ends only through apps.limits' return, after its period)
+    and while the reason for the bar still stands; an operator's decision, with a reason, in the history.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(details={"reason": ["A reason is required."]})
+    locked = Player.objects.select_for_update().select_related("user").get(pk=player.pk)
+    if locked.status != PlayerStatus.SELF_EXCLUDED:
+        raise InvalidState("This account is not barred.", details={"status": locked.status})
+    if locked.excluded_identities.filter(active=True).exists():
+        raise InvalidState("The player self-excluded this account; it reopens only when they return after the period.")
+    if _on_national_register(locked):
+        raise InvalidState("The national self-exclusion register still names this person.")
+    if identity_is_excluded(_player_fingerprints(locked), except_player_id=locked.pk):
+        raise InvalidState("The identity still matches a self-excluded person.")
+    Player.objects.filter(pk=locked.pk).update(legally_barred_at=None, legally_barred_register="")
+    return _transition(locked, "reactivate", actor=actor, reason=f"Bar lifted: {reason}")
 
 
 @transaction.atomic
@@ -463,6 +529,7 @@ __all__ = [
     "auth_token_refresh",
     "auth_tokens_issue",
     "identity_fingerprints",
+    "national_register_batch_check",
     "player_bar_if_identity_excluded",
     "player_change_market",
     "player_close",
@@ -470,6 +537,7 @@ __all__ = [
     "player_reactivate",
     "player_register",
     "player_reinstate",
+    "player_reinstate_barred",
     "player_self_exclude",
     "player_set_test_flag",
     "player_suspend",

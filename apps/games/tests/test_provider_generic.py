@@ -95,7 +95,7 @@ def test_a_self_excluded_player_gets_403_on_bets_but_wins_settle(acme):
 @pytest.mark.parametrize(
     ("amount", "status", "code"),
     [("10.001", 400, "validation_error"), ("-1.00", 400, "validation_error"), (10, 400, "validation_error"),
-     ("1e3", 400, "validation_error"), ("0.00", 400, "validation_error"), ("100000.00", 422, "insufficient_funds")],
+     ("1e3", 400, "validation_error"), ("0.00", 400, "validation_error"), ("200.00", 422, "insufficient_funds")],
 )
 def test_bad_amounts_are_refused_never_rounded(acme, amount, status, code):
     response = acme.call("bet", _money(acme, "b1", amount))

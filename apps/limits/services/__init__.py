@@ -1,8 +1,9 @@
 """Responsible gaming. protection_check is the one gate every deposit and stake passes through.
 
 One module per seam, all importable from here (`apps.limits.services.<name>`): `lock` (the per-player
-row lock), `protection` (the check), `limits`, `exclusions` (time-outs, self-exclusion, the return),
-`reality_checks`.
+row lock), `protection` (the check), `play` (the stake and game-start gate: protection plus the market's
+play rules and reality checks), `market_gate`, `limits`, `exclusions` (time-outs, self-exclusion, the
+return), `reality_checks`.
 
 Decisions (see also the regulations cited where they apply):
 
@@ -55,8 +56,10 @@ from .exclusions import (
     self_exclusion_start,
     timeout_start,
 )
+from .interactions import harm_markers_detect, harm_markers_find, interaction_close, interaction_contact, interaction_open
 from .limits import limit_activate_due, limit_confirm, limit_remove, limit_set, limit_tighten_by_operator, limits_at_registration
 from .market_gate import due_diligence_volume, market_money_check
+from .play import play_check, stake_check
 from .protection import ACTION_LIMIT_KINDS, PERIOD_ADJECTIVE, protection_check
 from .reality_checks import REALITY_CHECK_MINUTES, protection_session_start, reality_check_acknowledge, reality_check_set
 
@@ -68,6 +71,11 @@ __all__ = [
     "TIMEOUT_HOURS",
     "due_diligence_volume",
     "exclusion_end_due",
+    "harm_markers_detect",
+    "harm_markers_find",
+    "interaction_close",
+    "interaction_contact",
+    "interaction_open",
     "limit_activate_due",
     "limit_confirm",
     "limit_remove",
@@ -75,6 +83,7 @@ __all__ = [
     "limit_tighten_by_operator",
     "limits_at_registration",
     "market_money_check",
+    "play_check",
     "protection_check",
     "protection_session_start",
     "reactivation_complete_due",
@@ -82,5 +91,6 @@ __all__ = [
     "reality_check_set",
     "self_exclusion_reactivate",
     "self_exclusion_start",
+    "stake_check",
     "timeout_start",
 ]

@@ -7,11 +7,15 @@ both see the same remaining allowance, and an exclusion cannot start half-way th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.apps import apps as django_apps
 from django.db import DEFAULT_DB_ALIAS, connection
 
+from apps.core import clock
+from apps.kyc import selectors as kyc_selectors
+from apps.ledger import selectors as ledger_selectors
 from apps.limits.models import Limit, PlayerProtection
 from apps.limits.selectors import self_exclusion_active
 from apps.players.selectors import player_by_public_id
@@ -78,6 +82,81 @@ def lock_protection_and_status(player) -> tuple[PlayerProtection, str, str]:
             status, currency = cursor.fetchone()
         if row is not None:
             return PlayerProtection.from_db(DEFAULT_DB_ALIAS, _PROTECTION_FIELDS, row), status, currency
+        ensure_protection(player.pk)  # first use; the second pass locks the new row
+    raise PlayerProtection.DoesNotExist(f"Could not open the protection row of player {player.pk}.")  # pragma: no cover
+
+
+@dataclass
+class StakeFacts:
+    """What a stake is decided on, read under the player's protection lock in one round trip."""
+
+    protection: PlayerProtection
+    status: str
+    currency: str
+    kyc_approved: bool
+    # Deposits + stakes + winnings since `since` (minor units); None when not read (KYC approved, or not asked).
+    due_diligence_minor: int | None
+
+
+DUE_DILIGENCE_KINDS = ("deposit", "bet", "win")
+_stake_sql: dict[bool, str] = {}
+
+
+def _stake_query(with_volume: bool) -> str:
+    """The stake check's lock: lock the protection row; then the player's status, currency and KYC approval;
+    then, when asked, the due-diligence volume unless KYC is approved (PostgreSQL runs a CASE branch's
+    subquery only when it is taken). Three statements, one round trip, for the reason _lock_and_status_query
+    gives: the reads after the lock see what its previous holder committed.
+    """
+    if with_volume not in _stake_sql:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(field.column) for field in PlayerProtection._meta.concrete_fields)
+        player_table = quote(django_apps.get_model("players", "Player")._meta.db_table)
+        kyc_table = kyc_selectors.kyc_case_table()
+        sql = (
+            f"SELECT {columns} FROM {quote(PlayerProtection._meta.db_table)} WHERE player_id = %s FOR UPDATE; "  # noqa: S608 - no input
+            f"SELECT p.status, p.currency, COALESCE({kyc_selectors.kyc_approved_sql(alias='k')}, FALSE) "
+            f"FROM {player_table} p LEFT JOIN {kyc_table} k ON k.player_id = p.id WHERE p.id = %s"
+        )
+        if with_volume:
+            volume = ledger_selectors.player_cash_volume_sql().format(kinds=", ".join(["%s"] * len(DUE_DILIGENCE_KINDS)))
+            sql += (
+                f"; SELECT CASE WHEN EXISTS (SELECT 1 FROM {kyc_table} k WHERE k.player_id = %s "  # noqa: S608 - no input
+                f"AND {kyc_selectors.kyc_approved_sql(alias='k')}) THEN NULL ELSE ({volume}) END"
+            )
+        _stake_sql[with_volume] = sql
+    return _stake_sql[with_volume]
+
+
+def lock_for_stake(player, *, volume_since: datetime | None) -> StakeFacts:
+    """Lock the protection row and read what a stake is decided on; the due-diligence volume only with `volume_since`."""
+    now = clock.now()
+    with_volume = volume_since is not None
+    if not _one_round_trip():
+        protection = lock_protection(player.pk)
+        current = fresh_player(player)
+        approved = kyc_selectors.kyc_is_approved(player=current)
+        volume = None
+        if with_volume and not approved:
+            flows = ledger_selectors.player_cash_flows(player=current, since=volume_since, kinds=list(DUE_DILIGENCE_KINDS))
+            volume = sum(abs(total) for total in flows.values())
+        return StakeFacts(protection, current.status, current.currency, approved, volume)
+    params: list = [player.pk, now, player.pk]
+    if with_volume:
+        params += [player.pk, now, player.pk, player.currency, *DUE_DILIGENCE_KINDS, volume_since]
+    for _ in range(2):
+        with connection.cursor() as cursor:
+            cursor.execute(_stake_query(with_volume), params)
+            row = cursor.fetchone()
+            cursor.nextset()
+            status, currency, approved = cursor.fetchone()
+            volume = None
+            if with_volume:
+                cursor.nextset()
+                (volume,) = cursor.fetchone()
+        if row is not None:
+            protection = PlayerProtection.from_db(DEFAULT_DB_ALIAS, _PROTECTION_FIELDS, row)
+            return StakeFacts(protection, status, currency, bool(approved), None if volume is None else int(volume))
         ensure_protection(player.pk)  # first use; the second pass locks the new row
     raise PlayerProtection.DoesNotExist(f"Could not open the protection row of player {player.pk}.")  # pragma: no cover
 

@@ -61,6 +61,13 @@ def protection_check(*, player, action: str, amount: Money, pending: Callable[[]
 def _protection_check_locked(*, player, kinds: tuple[str, ...], amount: Money, pending: Callable[[], Money] | None) -> None:
     protection, status, currency = lock_protection_and_status(player)
     now = clock.now()
+    _status_and_exclusions(player, protection, status, currency, amount, now)
+    if protection.has_limits:
+        _check_limits(player=player, kinds=kinds, amount=amount, now=now, pending=pending)
+
+
+def _status_and_exclusions(player, protection, status: str, currency: str, amount: Money, now: datetime) -> None:
+    """Status (suspended, closed, self-excluded or legally barred), time-out, self-exclusion, wallet currency."""
     if status != PlayerStatus.ACTIVE:
         # The rare path: the whole player (read after the lock too), to see a due return from
         # self-exclusion or to refuse with the players app's own error.
@@ -86,8 +93,6 @@ def _protection_check_locked(*, player, kinds: tuple[str, ...], amount: Money, p
         raise SelfExcluded(details=exclusion_details(protection, now))
     if amount.currency != currency:
         raise ValidationFailed(details={"currency": [f"Use {currency}."]})
-    if protection.has_limits:
-        _check_limits(player=player, kinds=kinds, amount=amount, now=now, pending=pending)
 
 
 def _check_limits(*, player, kinds: tuple[str, ...], amount: Money, now: datetime, pending: Callable[[], Money] | None) -> None:

@@ -112,7 +112,8 @@ def test_roles_are_least_privilege_and_name_real_permissions():
     assert "limits.tighten_limit" not in ROLE_PERMISSIONS["support"]
 
 
-def test_beat_schedules_exist_for_both_tasks():
+def test_beat_schedules_exist_for_every_task():
     scheduled = dict(PeriodicTask.objects.filter(task__startswith="apps.limits.").values_list("task", "enabled"))
-    assert scheduled == {tasks.end_expired_exclusions.name: True, tasks.activate_pending_limits.name: True}
+    assert scheduled == {tasks.end_expired_exclusions.name: True, tasks.activate_pending_limits.name: True,
+                         tasks.detect_markers_of_harm.name: True}
     assert PeriodicTask.objects.get(task=tasks.activate_pending_limits.name).interval.every == 15
