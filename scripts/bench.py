@@ -175,6 +175,7 @@ def django_setup(url: str, *, server_side_binding: bool = False) -> None:
 
 def open_wallets(numbers: list[int]) -> list[int]:
     """Register players through the players service and fund them through the ledger; returns their ids."""
+    from bench_kyc import approve_kyc, bench_officer
     from django.db import connection
     from django.test.utils import override_settings
 
@@ -184,6 +185,7 @@ def open_wallets(numbers: list[int]) -> list[int]:
     from apps.ledger.services import deposit_post
     from apps.players.services import player_register
 
+    officer = bench_officer()
     ids = []
     try:
         # Hashing 1,000 passwords with PBKDF2 would take most of the run and measures nothing we care about.
@@ -198,6 +200,7 @@ def open_wallets(numbers: list[int]) -> list[int]:
                     country="DE",
                     currency="EUR",
                 )
+                approve_kyc(player, officer)  # verified, as heavy players are (scripts/bench_kyc.py)
                 # Enough that alternating 1.00 stakes and wins never run a wallet dry, whatever the interleaving.
                 funds = Money(Decimal("100000.00" if n == 0 else "1000.00"), "EUR")
                 deposit_post(player=player, amount=funds, idempotency_key=f"bench-fund:{n}", reference="bench")
@@ -211,6 +214,7 @@ def open_wallets(numbers: list[int]) -> list[int]:
 
 def prepare_ledger(*, wallets: int, clients: int) -> tuple[int, list[int]]:
     """Migrate, then open the wallets in `clients` processes (setup is not what we measure)."""
+    from bench_kyc import bench_officer
     from django.core.management import call_command
     from django.db import connections
 
@@ -218,6 +222,7 @@ def prepare_ledger(*, wallets: int, clients: int) -> tuple[int, list[int]]:
 
     call_command("migrate", verbosity=0, interactive=False)
     seed_demo_games()  # the in-house dice game the "round" path plays
+    bench_officer()  # once, before the clients fork: they approve their players' KYC with it
     connections.close_all()
     numbers = list(range(wallets + 1))
     with mp.get_context("fork").Pool(clients) as pool:

@@ -126,6 +126,10 @@ def setup(out: Path, clients: int) -> None:
         stake_limits={"EUR": {"min": 10, "max": 1_000_000}}, provider=provider, provider_game_code="clt_fruits",
     )
     dice = Game.objects.get(slug="dice")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_kyc import approve_kyc, bench_officer
+
+    officer = bench_officer()
     players = []
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
         for n in range(clients):
@@ -133,6 +137,7 @@ def setup(out: Path, clients: int) -> None:
                 email=f"http-bench-{n}@casino.test", password="Bench-passphrase-42", first_name="Bench", last_name=f"Http{n}",
                 date_of_birth=date(1990, 1, 1), country="DE", currency="EUR",
             )
+            approve_kyc(player, officer)  # verified, as heavy players are (scripts/bench_kyc.py)
             deposit_post(player=player, amount=Money(Decimal("1000000.00"), "EUR"), idempotency_key=f"http-bench:{n}", reference="bench")
             session = session_open(player=player, game=dice)
             launch = launch_create(player=player, game=caleta_game)

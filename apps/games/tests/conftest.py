@@ -83,3 +83,23 @@ def caleta_provider(db, caleta_keys):
     game = game_register(slug="clt-fruits", name="Fruits", kind=GameKind.SLOTS, rtp=Decimal("96.00"), stake_limits=default_stake_limits(),
                          provider=provider, provider_game_code="clt_fruits")[0]
     return CaletaProvider(provider, private_pem, game)
+
+
+@pytest.fixture
+def approve(private_media, staff_user):
+    """A real KYC approval through the kyc services (upload, submit, review, approve)."""
+    from apps.kyc import services as kyc
+    from apps.kyc.models import KycCase
+    from apps.kyc.tests.samples import PDF_BYTES, a_file, valid_until
+
+    officer = staff_user("compliance")
+
+    def do(player):
+        kyc.kyc_document_upload(player=player, kind="passport", uploaded_file=a_file(PDF_BYTES, "p.pdf", "application/pdf"),
+                                expires_on=valid_until())
+        kyc.kyc_submit(player=player)
+        case = kyc.kyc_start_review(case=KycCase.objects.get(player=player), officer=officer)
+        kyc.kyc_approve(case=case, officer=officer, note="")
+        return player
+
+    return do

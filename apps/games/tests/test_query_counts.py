@@ -76,12 +76,14 @@ def test_session_rounds_and_catalog_do_not_grow_with_rows(player, fund, house_ga
     assert catalog <= 4
 
 
-def test_a_round_costs_a_fixed_number_of_queries(player, fund, house_games, django_assert_max_num_queries):
-    """A plain round's round trips (here a 98% win), pinned so a regression shows. On PostgreSQL: the session read (to
+def test_a_round_costs_a_fixed_number_of_queries(player, fund, house_games, approve, django_assert_max_num_queries):
+    """A plain round's round trips (here a 98% win, a KYC-approved player: migration games 0005), pinned so a
+    regression shows. On PostgreSQL: the session read (to
     draw the outcome) and one call of games_round_post, which locks the session, looks the key up, takes the protection
     lock, reads the status, posts the stake and the win and writes the round (migration games 0004). On SQLite, step by
     step: SAVEPOINT, the session lock, the idempotency lookup, the protection lock, the wallet lock + bet, the wallet
     lock + win, the round row, the nonce, RELEASE. The balance shown comes from the postings' own entries."""
+    approve(player)
     fund(player, "50.00")
     session = services.session_open(player=player, game=house_games["dice"])
     services.round_play(player=player, session_id=session.pk, stake=eur("1.00"), choices={}, idempotency_key="warm")
@@ -119,14 +121,42 @@ def test_a_round_over_a_wager_limit_is_refused_though_the_plain_round_takes_one_
     assert wallet_balances(player=player).cash.minor == 5000 - 200 + payouts
 
 
-def test_a_suspended_player_with_an_open_session_cannot_play(player, fund, house_games, staff_user):
+def test_a_suspended_player_with_an_open_session_cannot_play(player, fund, house_games, staff_user, approve):
     """The status is read after the protection lock inside games_round_post; a suspension answers account_blocked."""
     from apps.core.errors import AccountBlocked
     from apps.players.services import player_suspend
 
+    approve(player)  # a verified player: the one-call path is the one under test
     fund(player, "50.00")
     session = services.session_open(player=player, game=house_games["dice"])
     player_suspend(player=player, actor=staff_user(superuser=True), reason="Investigation")
     with pytest.raises(AccountBlocked):
         services.round_play(player=player, session_id=session.pk, stake=eur("1.00"), choices={}, idempotency_key="k")
     assert not Round.objects.filter(session=session).exists()
+
+
+@pytest.mark.parametrize("rule", ["unverified", "reality_check"])
+def test_the_one_call_round_leaves_the_markets_rules_to_the_step_by_step_path(player, fund, house_games, approve, rule,
+                                                                              django_assert_max_num_queries):
+    """games_round_post answers 'fallback' for an unverified player (identity rules) and a player with reality checks
+    on (migration games 0005), so stake_check sees them: more round trips, never fewer checks."""
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.limits.models import PlayerProtection
+
+    if db.vendor != "postgresql":
+        pytest.skip("the one-call round is PostgreSQL's")
+    if rule == "reality_check":
+        approve(player)
+    fund(player, "50.00")
+    session = services.session_open(player=player, game=house_games["dice"])
+    if rule == "reality_check":
+        PlayerProtection.objects.filter(player_id=player.pk).update(reality_check_minutes=60)
+    services.round_play(player=player, session_id=session.pk, stake=eur("1.00"), choices={}, idempotency_key="warm")
+    with CaptureQueriesContext(db) as queries:
+        played = services.round_play(player=player, session_id=session.pk, stake=eur("1.00"), choices={}, idempotency_key="k")
+    sqls = [q["sql"] for q in queries.captured_queries]
+    called = next(n for n, sql in enumerate(sqls) if "games_round_post" in sql)
+    assert any("limits_playerprotection" in sql and "FOR UPDATE" in sql for sql in sqls[called + 1:])  # stake_check ran
+    assert not played.replayed and played.nonce == 1
