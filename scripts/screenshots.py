@@ -1,7 +1,7 @@
 """`make screenshots`: the back-office as a person sees it, saved as PNGs under docs/screenshots/.
 
 Seeds the demo (manage.py migrate + seed_demo, as `make run` does) into its OWN throw-away SQLite file,
-starts the project's ASGI dev server on it on a free local port, logs in as the demo operator in Debian's
+starts the project's ASGI dev server on it on a free local port, logs in as the demo operator (and compliance, for its queues) in Debian's
 chromium (scripts/install-browser.sh; tests/browser/conftest.py launches it the same way) and saves:
 the admin dashboard, a player's 360 view, each work queue (withdrawals, KYC, AML) and the Swagger UI.
 Nothing of a developer's own db.sqlite3, PostgreSQL or Redis is touched; the server is stopped at the end.
@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from tests.browser.conftest import VIEWPORT, admin_login, launch_chromium  # noqa: E402
 
 OPERATOR_EMAIL = "operator@casino.test"
+COMPLIANCE_EMAIL = "compliance@casino.test"  # the KYC and AML queues as the role that works them
 DEMO_PLAYER_EMAIL = "anna.schmidt@demo.casino.test"
 
 
@@ -126,8 +127,11 @@ def main() -> None:
                 _shoot(page, f"{base}/admin/", out / "01-dashboard.png")
                 _shoot(page, f"{base}{player_path}", out / "02-player-360.png")
                 _shoot(page, f"{base}/admin/payments/withdrawal/", out / "03-queue-withdrawals.png")
-                _shoot(page, f"{base}/admin/kyc/kyccase/", out / "04-queue-kyc.png")
-                _shoot(page, f"{base}/admin/aml/amlalert/", out / "05-queue-aml.png")
+                # The demo operator is a superuser; compliance's queues are shown as compliance sees them.
+                officer = browser.new_context(viewport=VIEWPORT, locale="en-GB", timezone_id="UTC").new_page()
+                admin_login(officer, base, COMPLIANCE_EMAIL, env["DEMO_OPERATOR_PASSWORD"])
+                _shoot(officer, f"{base}/admin/kyc/kyccase/", out / "04-queue-kyc.png")
+                _shoot(officer, f"{base}/admin/aml/amlalert/", out / "05-queue-aml.png")
                 _shoot(page, f"{base}/api/docs/", out / "06-swagger-ui.png", wait_for=".swagger-ui .opblock")
                 browser.close()
         finally:

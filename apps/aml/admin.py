@@ -65,7 +65,7 @@ class _AssignForm(forms.Form):
 
 @admin.register(AmlAlert)
 class AmlAlertAdmin(ReadOnlyHistoryAdmin):
-    list_display = ("id", "player", "level", "score", "rule", "status", "freezes_withdrawals", "assigned_to", "age")
+    list_display = ("id", "player_email", "level", "score", "rule", "status", "freezes_withdrawals", "assigned_to", "age")
     list_filter = (AlertQueueFilter, "level", "status", "category", "rule", "freezes_withdrawals")
     search_fields = ("=id", "player__user__email", "=sar_reference")
     list_select_related = ("player__user", "assigned_to")
@@ -80,6 +80,11 @@ class AmlAlertAdmin(ReadOnlyHistoryAdmin):
     def get_queryset(self, request):
         # Critical first, then the oldest: the queue is sorted by level and age.
         return super().get_queryset(request).annotate(level_rank=selectors.level_rank()).order_by("-level_rank", "created_at", "id")
+
+    @admin.display(description="player", ordering="player__user__email")
+    def player_email(self, obj: AmlAlert) -> str:
+        """The email alone: the player's UUID (its __str__) wrapped the queue's rows over several lines at 1440 px."""
+        return obj.player.user.email
 
     @admin.display(description="age", ordering="created_at")
     def age(self, obj: AmlAlert) -> str:
