@@ -142,7 +142,7 @@ class Http:
         return status, data
 
     def _send(self, method: str, path: str, body: object, *, token: str | None, headers: dict | None,
-              raw: bytes | None) -> tuple[int, object, dict]:
+              raw: bytes | None) -> tuple[int, object, http.client.HTTPMessage]:
         sent = dict(headers or {})
         sent.setdefault("Content-Type", "application/json")
         sent["Host"] = "localhost"
@@ -170,7 +170,7 @@ class Http:
             data = json.loads(content) if content else None
         except ValueError:
             data = content
-        return response.status, data, dict(response.getheaders())
+        return response.status, data, response.headers  # an HTTPMessage: header names are case-insensitive, as in HTTP
 
 
 # --- the workload -----------------------------------------------------------------------------------------
