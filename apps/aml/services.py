@@ -13,6 +13,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -40,6 +41,7 @@ from .models import (
     level_for_score,
 )
 from .selectors import enabled_rules
+from .signals import alerts_opened
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +184,8 @@ def _hits_record(hits: list[aml_rules.Hit]) -> list[AmlAlert]:
         bulk_create_with_history(new_alerts, AmlAlert, batch_size=500, default_change_reason="opened by monitoring")
         if any(alert.pk is None for alert in new_alerts):  # pragma: no cover - PostgreSQL and SQLite both return ids
             raise RuntimeError("bulk_create did not return the new alerts' ids")
+        # After commit, with the level each alert committed with (a rolled-back recording announces nothing).
+        transaction.on_commit(partial(alerts_opened.send_robust, sender=AmlAlert, alerts=list(new_alerts)))
     grown = [alert for alert in touched.values() if alert.pk in existing]
     if grown:
         for alert in grown:

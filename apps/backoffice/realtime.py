@@ -201,14 +201,15 @@ def _aml_alert_event(alert) -> dict:
     }
 
 
-def aml_alert_saved(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
-    """A new alert (hits on a player add into the open one, so `created` is a new case for the queue).
+def aml_alerts_opened(sender, alerts, **kwargs) -> None:
+    """Receiver of apps.aml.signals.alerts_opened (sent on commit): each new case for the compliance queue.
 
-    The service scores the alert after creating it, in the same transaction: the event is built at
-    commit, from the same instance, so it carries the level the alert committed with.
+    Hits on a player add into the open alert, so only a newly opened alert is news; the AML service
+    writes alerts in bulk and scores them before the insert, so each carries the level it committed with.
     """
-    if created and not raw and settings.REALTIME_PUSH:
-        transaction.on_commit(lambda alert=instance: push_staff("aml_alert", _aml_alert_event(alert)))
+    if settings.REALTIME_PUSH:
+        for alert in alerts:
+            push_staff("aml_alert", _aml_alert_event(alert))
 
 
 def withdrawal_saved(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:
@@ -233,10 +234,10 @@ def withdrawal_saved(sender, instance, created: bool, raw: bool = False, **kwarg
 def connect_signals() -> None:
     from django.db.models.signals import post_save
 
-    from apps.aml.models import AmlAlert
+    from apps.aml.signals import alerts_opened
     from apps.ledger.services import transaction_posted
     from apps.payments.models import Withdrawal
 
     transaction_posted.connect(transaction_posted_receiver, dispatch_uid="backoffice.realtime.wallet", weak=False)
-    post_save.connect(aml_alert_saved, sender=AmlAlert, dispatch_uid="backoffice.realtime.aml_alert", weak=False)
+    alerts_opened.connect(aml_alerts_opened, dispatch_uid="backoffice.realtime.aml_alert", weak=False)
     post_save.connect(withdrawal_saved, sender=Withdrawal, dispatch_uid="backoffice.realtime.withdrawal", weak=False)
