@@ -83,11 +83,11 @@ def seed(url: str, *, players: int) -> float:
             INSERT INTO players_player (public_id, user_id, date_of_birth, country, currency, market, second_surname, nationality,
                 sex, address_street, address_city, address_postcode, address_country, phone, phone_verified, email_verified,
                 id_document_type, id_document_number, signup_device, device_id, is_test_player, status, status_reason,
-                status_reason_code, created_at, updated_at)
+                status_reason_code, legally_barred_register, created_at, updated_at)
             SELECT gen_random_uuid(), u.id, date '1980-01-01', 'ES', 'EUR', 'dgoj', '', 'ES', 'F', 'Calle 1', 'Madrid', '28001', 'ES',
                 '+34 6' || lpad((u.id % 100)::text, 2, '0') || ' ' || lpad((u.id * 7919 % 1000000)::text, 6, '0'),
                 true, true, 'ID', lpad(u.id::text, 8, '0') || 'Z', 'PC', '', false,
-                CASE WHEN u.id % 50 = 0 THEN 'suspended' ELSE 'active' END, '', '', u.date_joined, u.date_joined
+                CASE WHEN u.id % 50 = 0 THEN 'suspended' ELSE 'active' END, '', '', '', u.date_joined, u.date_joined
             FROM players_user u WHERE u.email LIKE '%@bench%'
             """
         )

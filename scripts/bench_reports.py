@@ -71,12 +71,12 @@ def seed(url: str, *, entries: int, players: int) -> None:
         )
         cur.execute(
             """
-            INSERT INTO players_player (public_id, user_id, date_of_birth, country, currency, second_surname, nationality, sex,
-                address_street, address_city, address_postcode, address_country, phone, phone_verified, email_verified,
+            INSERT INTO players_player (public_id, user_id, date_of_birth, country, currency, market, second_surname, nationality,
+                sex, address_street, address_city, address_postcode, address_country, phone, phone_verified, email_verified,
                 id_document_type, id_document_number, signup_device, device_id, is_test_player, status, status_reason,
-                status_reason_code, created_at, updated_at)
-            SELECT gen_random_uuid(), u.id, date '1980-01-01', 'ES', 'EUR', '', 'ES', 'F', 'Calle 1', 'Madrid', '28001', 'ES',
-                '+34600000000', true, true, 'ID', lpad(u.id::text, 8, '0') || 'Z', '', '', false, 'active', '', '',
+                status_reason_code, legally_barred_register, created_at, updated_at)
+            SELECT gen_random_uuid(), u.id, date '1980-01-01', 'ES', 'EUR', 'dgoj', '', 'ES', 'F', 'Calle 1', 'Madrid', '28001', 'ES',
+                '+34600000000', true, true, 'ID', lpad(u.id::text, 8, '0') || 'Z', '', '', false, 'active', '', '', '',
                 timestamptz '2026-11-01', timestamptz '2026-11-01'
             FROM players_user u WHERE u.email LIKE 'bench%%'
             """
