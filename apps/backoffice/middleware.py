@@ -21,11 +21,16 @@ class StaffTwoFactorMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
+    _admin_prefix: str | None = None
+
     def __call__(self, request):
         user = getattr(request, "user", None)
+        if self._admin_prefix is None:
+            # Resolved on the first request (URLconfs load lazily), not on every API call that never enters the admin.
+            StaffTwoFactorMiddleware._admin_prefix = reverse("admin:index")
         if (
             user is not None
-            and request.path.startswith(reverse("admin:index"))
+            and request.path.startswith(self._admin_prefix)
             and request.path not in {reverse(name) for name in _OPEN}
             and not user.is_verified()
             and two_factor_required(user)

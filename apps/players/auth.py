@@ -6,6 +6,7 @@ operator can also unlock an email by deleting its AccessAttempt) and calls `lock
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import timedelta
 
@@ -70,18 +71,55 @@ def lockout_response(request, original_response=None, credentials=None, *args, *
     return response
 
 
+class _PreparedUserLookup:
+    """`objects.get(id=...)` as simplejwt's get_user calls it, from a query compiled once (apps.core.prepared)."""
+
+    def __init__(self, model):
+        from apps.core.prepared import PreparedQuery
+
+        self.model = model
+        self.query = PreparedQuery(lambda user_id: model.objects.select_related("player").filter(pk=user_id), ints=("user_id",))
+
+    def get(self, **lookup):
+        (field, value), = lookup.items()
+        if field not in ("id", "pk"):  # simplejwt's USER_ID_FIELD is ours to set; anything else takes the ORM
+            return self.model.objects.select_related("player").get(**lookup)
+        try:
+            # The claim as issued is an int; a string of digits is accepted as the ORM would, nothing else.
+            user_id = value if type(value) is int else int(str(value))
+        except (TypeError, ValueError):
+            raise self.model.DoesNotExist from None
+        user = self.query.first(user_id=user_id)
+        if user is None:
+            raise self.model.DoesNotExist
+        return user
+
+
 class _UsersWithPlayer:
     """Stands in for the user model in simplejwt's get_user: the same lookup, with the player joined."""
 
     def __init__(self, model):
         self.DoesNotExist = model.DoesNotExist
-        self.objects = model.objects.select_related("player")
+        self.objects = _PreparedUserLookup(model)
 
 
 def _jwt_authentication_base():
     from rest_framework_simplejwt.authentication import JWTAuthentication
 
     return JWTAuthentication
+
+
+@functools.lru_cache(maxsize=20_000)
+def _verified_access_payload(raw_token: bytes) -> dict:
+    """The payload of an access token that passed simplejwt's full verification once (signature, type, jti, expiry).
+
+    Only successes are cached (an exception is never cached), keyed on the exact bytes: the same bytes verify the
+    same way until they expire, which the caller re-checks on every use. Verifying costs more CPU than the
+    rest of authentication (pyjwt checks the base64 alphabet character by character).
+    """
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    return dict(AccessToken(raw_token).payload)
 
 
 class JWTAuthentication(_jwt_authentication_base()):
@@ -93,9 +131,31 @@ class JWTAuthentication(_jwt_authentication_base()):
     for the player (apps.players.selectors.player_for_user uses the joined one).
     """
 
+    _users: _UsersWithPlayer | None = None
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user_model = _UsersWithPlayer(self.user_model)
+        # DRF builds an authenticator per request; the compiled lookup is built once per process.
+        if JWTAuthentication._users is None:
+            JWTAuthentication._users = _UsersWithPlayer(self.user_model)
+        self.user_model = JWTAuthentication._users
+
+    def get_validated_token(self, raw_token: bytes):
+        from rest_framework_simplejwt.exceptions import TokenError
+        from rest_framework_simplejwt.settings import api_settings
+        from rest_framework_simplejwt.tokens import AccessToken
+        from rest_framework_simplejwt.utils import aware_utcnow
+
+        if tuple(api_settings.AUTH_TOKEN_CLASSES) == (AccessToken,):
+            try:
+                payload = _verified_access_payload(bytes(raw_token))
+                token = AccessToken.__new__(AccessToken)
+                token.token, token.current_time, token.payload = raw_token, aware_utcnow(), dict(payload)
+                token.check_exp()  # an expired token is refused even if it verified before
+                return token
+            except TokenError:
+                pass  # simplejwt's own path below answers with its exact error
+        return super().get_validated_token(raw_token)
 
 
 def _schema_extension_base():

@@ -187,6 +187,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.players.auth.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's negotiation, with a shortcut for Accept absent, */* or application/json (apps/core/negotiation.py).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "apps.core.negotiation.JsonFirstContentNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         # JSON nested deeper than apps.core.parsers.MAX_JSON_DEPTH is a 400, not a RecursionError.
         "apps.core.parsers.DepthLimitedJSONParser",
