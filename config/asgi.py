@@ -14,10 +14,12 @@ django_asgi_app = BoundedThreads(get_asgi_application(), threads=int(os.environ.
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from apps.backoffice.routing import websocket_urlpatterns  # noqa: E402
+from apps.payments.fast_wallet import FastWalletMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # GET /api/v1/wallet with a valid player token is answered on the event loop; all else goes to Django.
+        "http": FastWalletMiddleware(django_asgi_app),
         "websocket": URLRouter(websocket_urlpatterns()),
     }
 )

@@ -30,7 +30,7 @@ _CLIENTS_LOCK = threading.Lock()
 
 
 # KEYS[1]: this window's counter, KEYS[2]: the previous window's; ARGV[1]: seconds to keep a counter.
-_WINDOW_HITS = """
+WINDOW_HITS_LUA = """
 local hits = redis.call('INCR', KEYS[1])
 if hits == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return {hits, tonumber(redis.call('GET', KEYS[2])) or 0}
@@ -56,7 +56,7 @@ class _ReusedClientRedisCacheClient(RedisCacheClient):
         client = self.get_client(key, write=True)
         script = self._scripts.get(id(client))
         if script is None:
-            script = self._scripts[id(client)] = client.register_script(_WINDOW_HITS)
+            script = self._scripts[id(client)] = client.register_script(WINDOW_HITS_LUA)
         return script
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
@@ -163,14 +163,17 @@ class DegradingRedisCache(RedisCache):
         a pipeline of three): the throttles' sliding-window counter (apps.core.throttling).
         None when Redis is unreachable: the caller lets the request through.
         """
-        current = self.make_and_validate_key(f"{key}:{window}")
-        previous = self.make_and_validate_key(f"{key}:{window - 1}")
+        current, previous = self.window_keys(key, window)
         try:
             hits, before = self._cache.window_script(current)(keys=[current, previous], args=[2 * duration])
         except UNREACHABLE as exc:
             self._degraded("window_hits", exc)
             return None
         return int(hits), int(before)
+
+    def window_keys(self, key: str, window: int) -> tuple[str, str]:
+        """The Redis keys of window `window` of `key` and of the one before (prefix and version applied)."""
+        return self.make_and_validate_key(f"{key}:{window}"), self.make_and_validate_key(f"{key}:{window - 1}")
 
     def window_unhit(self, key: str, window: int) -> None:
         """Takes back a hit that was refused, so a client hammering while throttled does not extend its own wait."""

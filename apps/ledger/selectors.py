@@ -12,6 +12,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate
 
 from apps.core.money import Money
+from apps.players.models import Player, User
 
 from .models import Account, AccountKind, Entry, LedgerTransaction, TransactionKind
 
@@ -32,19 +33,34 @@ class WalletBalances:
 _WALLET_BALANCES_SQL = f"SELECT kind, balance FROM {Account._meta.db_table} WHERE player_id = %s AND currency = %s"  # noqa: S608
 
 
-def wallet_balances(*, player) -> WalletBalances:
-    """The wallet's cached balances as committed: one indexed read, written as SQL because GET /wallet is the
-    most frequent request and compiling the equivalent QuerySet cost more CPU than running it (README, "Web servers")."""
-    with connection.cursor() as cursor:
-        cursor.execute(_WALLET_BALANCES_SQL, [player.pk, player.currency])
-        balances = dict(cursor.fetchall())
-    currency = player.currency
+def wallet_balances_from(currency: str, balances: dict[str, int]) -> WalletBalances:
+    """A wallet from its accounts' cached balances in minor units, by account kind (absent: not opened yet, zero)."""
     return WalletBalances(
         currency=currency,
         cash=Money.from_minor(balances.get(AccountKind.PLAYER_CASH, 0), currency),
         bonus=Money.from_minor(balances.get(AccountKind.PLAYER_BONUS, 0), currency),
         held=Money.from_minor(balances.get(AccountKind.PLAYER_HOLD, 0), currency),
     )
+
+
+# GET /api/v1/wallet's read on the ASGI fast path (apps.payments.fast_wallet): the token's user, whether it may
+# sign in, its player and the wallet's balances, in one round trip. One row per wallet account (one with NULLs
+# before the first posting opens them); no row when the user does not exist or has no player.
+WALLET_FOR_USER_SQL = f"""
+SELECT u.is_active, u.password, p.currency, a.kind, a.balance
+FROM {User._meta.db_table} u
+JOIN {Player._meta.db_table} p ON p.user_id = u.id
+LEFT JOIN {Account._meta.db_table} a ON a.player_id = p.id AND a.currency = p.currency
+WHERE u.id = %s"""  # noqa: S608
+
+
+def wallet_balances(*, player) -> WalletBalances:
+    """The wallet's cached balances as committed: one indexed read, written as SQL because GET /wallet is the
+    most frequent request and compiling the equivalent QuerySet cost more CPU than running it (README, "Web servers")."""
+    with connection.cursor() as cursor:
+        cursor.execute(_WALLET_BALANCES_SQL, [player.pk, player.currency])
+        balances = dict(cursor.fetchall())
+    return wallet_balances_from(player.currency, balances)
 
 
 @dataclass(frozen=True)

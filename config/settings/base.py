@@ -349,6 +349,11 @@ UNFOLD = {
 # --- Live updates over WebSockets (apps/backoffice/realtime.py, README "WebSockets") ---
 # Push balances and staff events after commit. scripts/bench.py turns it off: it measures the ledger alone.
 REALTIME_PUSH = env.bool("REALTIME_PUSH", default=True)
+
+# GET /api/v1/wallet answered on the ASGI event loop for a valid player token (apps/payments/fast_wallet.py), with
+# this many async PostgreSQL connections per web process besides Django's (README, "Web servers").
+WALLET_FAST_PATH = env.bool("WALLET_FAST_PATH", default=True)
+WALLET_FAST_PATH_DB_CONNECTIONS = env.int("WALLET_FAST_PATH_DB_CONNECTIONS", default=2)
 # A player or staff transaction at or above this (EUR) shows on the dashboard's live feed. EU AMLD4 art. 11(d):
 # gambling providers apply customer due diligence from EUR 2,000 per transaction.
 STAFF_LARGE_TRANSACTION_EUR = env("STAFF_LARGE_TRANSACTION_EUR", default="2000.00")
