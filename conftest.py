@@ -32,6 +32,17 @@ def _fresh_market_policies():
     clear_policy_cache()
 
 
+@pytest.fixture(autouse=True)
+def _settings_restored():
+    """A test's settings overrides end with it: overrides unwound out of order once left a dead Redis cache in
+    place for every later test (throttles off, the wallet fast path handing everything to Django)."""
+    from django.conf import settings
+
+    caches = settings.CACHES
+    yield
+    assert caches == settings.CACHES, "this test left CACHES overridden"
+
+
 @pytest.fixture
 def private_media(settings, tmp_path):
     """KYC documents land in a throw-away private directory for this test, never a developer's own."""

@@ -24,15 +24,64 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
+from django.conf import settings
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.urls import set_script_prefix, set_urlconf
+from django.utils.log import log_response
 
 
 class SyncChainASGIHandler(ASGIHandler):
-    """Django's ASGI handler with the middleware chain built as under WSGI, entered with one sync_to_async hop."""
+    """Django's ASGI handler with the middleware chain built as under WSGI, and a request's sync work in one hop.
+
+    Django's handle() hops to a thread and back three times per request: for request_started's sync receivers
+    (close_old_connections), for the view, and for response.close() (request_finished), and races the view
+    against a disconnect listener task it then cancels. Measured in-process (config.asgi, GET /healthz/live,
+    production settings): 1.9 ms of CPU per request against 0.4 ms for the same request through Django's
+    test client. Here the signals, the request object, the middleware chain and the view run in one hop, as
+    under WSGI; the response is sent from the event loop, and a streaming one is closed after it is sent.
+    The sync views run to completion whether or not the client is still there, as Django's own handler
+    lets them (a thread cannot be cancelled).
+    """
 
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
-        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+        self._sync_chain = self._middleware_chain
+        self._middleware_chain = sync_to_async(self._sync_chain, thread_sensitive=True)
+
+    async def handle(self, scope, receive, send) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        try:
+            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client went away while we sent
+            finally:
+                if response.streaming:
+                    await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def _respond(self, scope, body_file):
+        """In the request's thread: what BaseHandler.get_response does under WSGI, between the two signals."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            set_urlconf(settings.ROOT_URLCONF)
+            response = self._sync_chain(request)
+            response._resource_closers.append(request.close)
+            response._handler_class = self.__class__
+            if response.status_code >= 400:
+                log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
+        if not response.streaming:
+            response.close()  # request_finished, here in the request's thread; the content is already in memory
+        return response
 
 
 def get_asgi_application() -> SyncChainASGIHandler:

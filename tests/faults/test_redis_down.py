@@ -15,7 +15,6 @@ import os
 from datetime import timedelta
 
 import pytest
-from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -61,8 +60,11 @@ def redis_down(monkeypatch, settings):
     _use_broker(DEAD)
     monkeypatch.setattr(aml_apps, "_skip_until", 0.0)
     DegradingRedisCache._last_logged = 0.0
-    with override_settings(CACHES=DEAD_CACHE):
-        yield
+    # Through pytest-django's `settings`, not a nested override_settings: another fixture of the test (private_media)
+    # also overrides settings through it, and unwinding the two kinds out of order left the dead cache in place for
+    # every later test of the session.
+    settings.CACHES = DEAD_CACHE
+    yield
     app.conf.update(saved)
     _use_broker(saved["broker_url"])
 

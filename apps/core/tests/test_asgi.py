@@ -87,3 +87,94 @@ def test_the_project_asgi_handler_serves_a_request_through_the_sync_chain():
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert start["status"] == 200 and body == b'{"status": "ok"}'
     assert (b"x-content-type-options", b"nosniff") in [(k.lower(), v) for k, v in start["headers"]]
+
+
+# --- SyncChainASGIHandler: the request's sync work in one hop ---------------------------------------------------
+
+_seen: dict[str, list] = {}
+
+
+def _view(request):
+    from django.http import HttpResponse
+
+    _seen["view"].append(threading.current_thread().name)
+    return HttpResponse(b"hello", content_type="text/plain")
+
+
+def _streaming(request):
+    from django.http import StreamingHttpResponse
+
+    return StreamingHttpResponse(iter([b"one ", b"two ", b"three"]))
+
+
+def _broken(request):
+    raise RuntimeError("a bug")
+
+
+urlpatterns = []  # filled below: this module is the test URLconf
+
+
+def _urls():
+    from django.urls import path
+
+    urlpatterns[:] = [path("plain", _view), path("stream", _streaming), path("broken", _broken)]
+
+
+def _call(app, path: str) -> tuple[int, bytes]:
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "root_path": "", "scheme": "http",
+             "headers": [(b"host", b"testserver")], "http_version": "1.1", "asgi": {"version": "3.0"},
+             "server": ("testserver", 80), "client": ("127.0.0.1", 5000)}
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+@pytest.fixture
+def handler(settings):
+    from django.core import signals
+
+    from apps.core.asgi import SyncChainASGIHandler
+
+    _urls()
+    settings.ROOT_URLCONF = __name__
+    _seen.clear()
+    _seen.update(view=[], started=[], finished=[])
+
+    def started(**kwargs):
+        _seen["started"].append(threading.current_thread().name)
+
+    def finished(**kwargs):
+        _seen["finished"].append(threading.current_thread().name)
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    yield BoundedThreads(SyncChainASGIHandler(), threads=1)
+    signals.request_started.disconnect(started)
+    signals.request_finished.disconnect(finished)
+
+
+def test_signals_and_view_run_once_each_in_the_requests_thread(handler):
+    assert _call(handler, "/plain") == (200, b"hello")
+    assert len(_seen["view"]) == len(_seen["started"]) == len(_seen["finished"]) == 1
+    # All three in the one reused thread: one hop per request, as under WSGI.
+    assert _seen["view"] == _seen["started"] == _seen["finished"]
+    assert _seen["view"][0].startswith("django-http-")
+
+
+def test_a_streaming_response_is_sent_whole_and_closed_after(handler):
+    assert _call(handler, "/stream") == (200, b"one two three")
+    assert len(_seen["started"]) == len(_seen["finished"]) == 1
+
+
+def test_an_error_in_a_view_is_djangos_500(handler, settings):
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = False
+    status, _ = _call(handler, "/broken")
+    assert status == 500
+    assert len(_seen["finished"]) == 1
