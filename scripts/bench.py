@@ -284,13 +284,15 @@ def client(
             )
         return 2
 
-    def play_until(deadline: float) -> int:
+    def play_until(deadline: float) -> tuple[int, int]:
+        """(postings, operations): an operation is a round on the round path, a stake + win pair on the others."""
         nonlocal round_no
-        postings = 0
+        postings = operations = 0
         while time.perf_counter() < deadline:
             round_no += 1
+            operations += 1
             postings += play(players[0] if len(players) == 1 else rng.choice(players), f"bench:{path}:{scenario}:{number}:{round_no}")
-        return postings
+        return postings, operations
 
     try:
         barrier.wait()
@@ -303,8 +305,8 @@ def client(
             profiler = Profiler(interval=0.0005)
             profiler.start()
         started = time.perf_counter()
-        postings = play_until(started + seconds)
-        results.put((postings, time.perf_counter() - started))
+        postings, operations = play_until(started + seconds)
+        results.put((postings, operations, time.perf_counter() - started))
         if profiler is not None:
             profiler.stop()
             PROFILES.mkdir(parents=True, exist_ok=True)
@@ -335,7 +337,8 @@ def run_scenario(
         proc.join()
         if proc.exitcode:
             sys.exit(f"A client of {path} / {scenario} failed (exit code {proc.exitcode}).")
-    return sum(postings for postings, _ in outcomes) / max(elapsed for _, elapsed in outcomes)
+    elapsed = max(took for _, _, took in outcomes)
+    return sum(postings for postings, _, _ in outcomes) / elapsed, sum(operations for _, operations, _ in outcomes) / elapsed
 
 
 def main() -> None:
@@ -367,6 +370,7 @@ def main() -> None:
     tps_runs = [pgbench(initialise=True)]
 
     rates: dict[tuple[str, str], float] = {}
+    operations: dict[tuple[str, str], float] = {}
     adjacent: dict[tuple[str, str], float] = {}
     for scenario, ids in (("1 hot wallet", [hot_id]), (f"{args.wallets} wallets", many_ids)):
         for path in ("game", "engine", "round"):
@@ -374,7 +378,7 @@ def main() -> None:
                 continue
             print(f"Ledger: {scenario}, {PATHS[path]}, {args.clients} client processes, {args.seconds}s ...", flush=True)
             checkpoint(ledger_url)
-            rates[(scenario, path)] = run_scenario(
+            rates[(scenario, path)], operations[(scenario, path)] = run_scenario(
                 path, scenario, clients=args.clients, player_ids=ids, warmup=args.warmup, seconds=args.seconds, profile=args.profile
             )
             print(f"pgbench TPC-B, {args.seconds}s ...", flush=True)
@@ -393,9 +397,14 @@ def main() -> None:
         around = adjacent[(scenario, path)]
         print(f"{scenario:<15} {PATHS[path]:<41} {rate:>10.0f} {around:>11.0f} {rate / around:>6.2f}")
 
+    for (scenario, path), rate in operations.items():
+        if path == "round":
+            print(f"{scenario:<15} rounds/s (1 posting if lost, 2 if won): {rate:.0f}")
+
     http = None
     if not args.no_http:
         http = run_http(args, base_url)
+        print_http_goals(http["rows"], operations.get((f"{args.wallets} wallets", "round")))
 
     from apps.ledger.checks import verify_ledger
 
@@ -421,6 +430,7 @@ def main() -> None:
         ledger_ok=ledger_ok,
         server_version=server_version(ledger_url),
         http=http,
+        operations=operations,
     )
     print(f"Results in {args.output}{'; profiles in ' + str(PROFILES) if args.profile else ''}.")
     print(f"Total run time {time.perf_counter() - began:.0f}s.")
@@ -450,9 +460,24 @@ def run_http(args, base_url: str) -> dict:
     return result
 
 
+def print_http_goals(rows: list[dict], service_rounds: float | None) -> None:
+    """Issue #13's HTTP goals against this run's own figures (the round goals are relative to round_many's rounds/s)."""
+    by = {(row["endpoint"], row["mode"]): row for row in rows}
+    print()
+    for endpoint in ("round", "caleta_bet"):
+        closed, opened = by.get((endpoint, "closed")), by.get((endpoint, "open"))
+        if closed and service_rounds:
+            p95 = opened["p95_ms"] if opened else float("nan")
+            print(f"HTTP goal {endpoint}: closed {closed['rps']:.0f} req/s = {closed['rps'] / service_rounds:.2f} x round_many's "
+                  f"{service_rounds:.0f} rounds/s (goal >= 0.5); open p95 {p95:.1f} ms (goal < 50)")
+    wallet = by.get(("wallet", "closed"))
+    if wallet:
+        print(f"HTTP goal wallet: closed {wallet['rps']:.0f} req/s (goal >= 1000), p95 {wallet['p95_ms']:.1f} ms (goal < 150)")
+
+
 def write_results(
     args, *, tps: float, tps_runs: list[float], rates: dict, adjacent: dict, binding: str, load, ledger_ok: bool, server_version: str,
-    http: dict | None = None,
+    http: dict | None = None, operations: dict | None = None,
 ) -> None:
     """bench/results/latest.json: what ran where, pgbench's rate and each scenario's rate and ratio to it."""
     results = {
@@ -478,6 +503,7 @@ def write_results(
                 "per_second": round(rate, 1),
                 "pgbench_tps": round(adjacent[(scenario, path)], 1),
                 "ratio": round(rate / adjacent[(scenario, path)], 3),
+                **({"rounds_per_second": round(operations[(scenario, path)], 1)} if path == "round" and operations else {}),
             }
             for (scenario, path), rate in rates.items()
         ],
