@@ -19,12 +19,20 @@ from collections.abc import Sequence
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 
+_ONLY_WHEN_ASKED = 2**31 - 1
+
 
 class _PreparedCursor(psycopg.Cursor):
     """Server-side binding, and every execute prepared (psycopg keeps the prepared statements per connection)."""
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
         return super().execute(query, params, prepare=True, binary=binary)
+
+    def _send_query_prepared(self, name, pgq, *, binary=None):
+        # psycopg records the query it ran only when it sends its text; Django's query log (DEBUG, the tests' query
+        # counts) reads it from there, so a call of an already prepared statement would be logged without its SQL.
+        self._query = pgq
+        return super()._send_query_prepared(name, pgq, binary=binary)
 
 
 def call_prepared(sql: str, params: Sequence) -> tuple | None:
@@ -34,8 +42,14 @@ def call_prepared(sql: str, params: Sequence) -> tuple | None:
     db = connections[DEFAULT_DB_ALIAS]
     db.close_if_health_check_failed()
     db.ensure_connection()
+    raw = db.connection
+    if raw.prepare_threshold is None:
+        # Django's default (OPTIONS prepare_threshold unset) turns psycopg's preparing off altogether, even when asked.
+        # Its own cursors bind client-side and never prepare; a threshold out of reach keeps it so for any other
+        # server-side binding cursor, and lets ours prepare because it asks.
+        raw.prepare_threshold = _ONLY_WHEN_ASKED
     with db.wrap_database_errors:
-        cursor = db._prepare_cursor(_PreparedCursor(db.connection))
+        cursor = db._prepare_cursor(_PreparedCursor(raw))
     with cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
