@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -281,6 +282,11 @@ _ROUND_POST = (
     "%s::timestamptz, %s::jsonb, %s::jsonb, %s::float8, %s::jsonb, %s::text, %s::text, %s::integer)"
 )
 
+def _round_post_in_database(args: list) -> tuple:
+    """Call games_round_post (migrations 0004/0005): the whole round in one prepared statement; returns its one row."""
+    return call_prepared(_ROUND_POST, args)
+
+
 _SESSION_FIELDS = GameSession._meta.concrete_fields
 _GAME_FIELDS = Game._meta.concrete_fields
 _ROUND_FIELDS = [field.attname for field in Round._meta.concrete_fields]
@@ -330,16 +336,36 @@ def _round_play_in_database(*, player, session_id: int, stake: Money, choices: d
     transaction (one statement is atomic), so a round costs two round trips and no BEGIN/COMMIT.
     A round that lost that race is played again with the session read under its lock, in a transaction,
     so it cannot lose twice: several clients on one session take turns instead of falling back to the
-    step-by-step path, which holds the same lock for ten round trips.
+    step-by-step path, which holds the same lock for ten round trips. A session that lost such a race in
+    this process within the last second goes straight to the locked read (its rounds are queuing anyway:
+    the unlocked try would mostly cost a wasted read and call).
     """
-    session = _session_read(player, session_id)
-    played = _round_try(player=player, session=session, stake=stake, choices=choices, idempotency_key=idempotency_key)
-    if played != "retry":
-        return played
+    if not _recently_contended(session_id):
+        session = _session_read(player, session_id)
+        played = _round_try(player=player, session=session, stake=stake, choices=choices, idempotency_key=idempotency_key)
+        if played != "retry":
+            return played
+        if len(_contended) > 10_000:  # a lost race is rare outside a shared session: forget old ones wholesale
+            _contended.clear()
+        _contended[session_id] = time.monotonic()
     with transaction.atomic():
         session = _session_read(player, session_id, lock=True)
         played = _round_try(player=player, session=session, stake=stake, choices=choices, idempotency_key=idempotency_key)
     return None if played == "retry" else played  # pragma: no branch - under the lock the nonce cannot move
+
+
+_CONTENDED_SECONDS = 1.0
+_contended: dict[int, float] = {}  # session id -> when a round of it last lost the nonce race in this process
+
+
+def _recently_contended(session_id: int) -> bool:
+    lost = _contended.get(session_id)
+    if lost is None:
+        return False
+    if time.monotonic() - lost < _CONTENDED_SECONDS:
+        return True
+    _contended.pop(session_id, None)
+    return False
 
 
 def _round_try(*, player, session: GameSession | None, stake: Money, choices: dict[str, Any], idempotency_key: str) -> Round | str | None:
@@ -370,7 +396,7 @@ def _round_try(*, player, session: GameSession | None, stake: Money, choices: di
         adapt(parsed, None), adapt(play.outcome, None), variance, adapt(metadata, None), reference, json.dumps(reference),
         ledger_services.counterparty_shard(player),
     ]
-    status, round_id, bet_id, win_id, balance = call_prepared(_ROUND_POST, args)
+    status, round_id, bet_id, win_id, balance = _round_post_in_database(args)
     if status == "retry":
         return "retry"
     if status != "posted":

@@ -40,6 +40,7 @@ def _no_step_by_step(monkeypatch):
 def test_a_round_that_loses_the_nonce_race_is_played_under_the_session_lock(player, session, monkeypatch):
     services.round_play(player=player, session_id=session.pk, stake=eur("1.00"), choices={}, idempotency_key="first")
     _no_step_by_step(monkeypatch)
+    monkeypatch.setattr(services, "_contended", {})
     real_read = services._session_read
     reads: list[bool] = []
 
@@ -63,11 +64,14 @@ def test_a_round_that_loses_the_nonce_race_is_played_under_the_session_lock(play
     assert (stored.outcome, stored.payout_minor, stored.balance_after_minor) == (
         played.outcome, played.payout_minor, played.balance_after_minor
     )
+    # The session lost a race in this process a moment ago: its next round reads it under the lock straight away.
+    after = services.round_play(player=player, session_id=session.pk, stake=eur("1.00"), choices={}, idempotency_key="after")
+    assert reads == [False, False, True, True] and after.nonce == 3
     # The racer's outcome was drawn again for nonce 2, not kept from its stale read: the provably fair check agrees.
     services.session_close(player=player, session_id=session.pk)
     verification = verify_session(session.pk)
     assert verification.ok, verification.mismatches
-    assert verification.rounds == 3
+    assert verification.rounds == 4
 
 
 def test_the_fast_round_reads_its_session_in_one_query_and_posts_in_one_prepared_call(player, session, monkeypatch):
