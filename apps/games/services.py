@@ -306,13 +306,25 @@ def _session_query() -> str:
     return _session_sql
 
 
+_converters: dict[type, tuple[list[str], list[tuple[int, list]]]] = {}
+
+
 def _loaded(model, fields, values: Sequence) -> Any:
     """A model instance from a raw row, with the fields' own converters (JSON) applied, as the ORM does."""
-    values = list(values)
-    for i, field in enumerate(fields):
-        for converter in field.get_db_converters(connection):
-            values[i] = converter(values[i], None, connection)
-    return model.from_db(DEFAULT_DB_ALIAS, [field.attname for field in fields], values)
+    known = _converters.get(model)
+    if known is None:
+        # Looked up once per process: the attribute names, and which fields convert their values (JSON) how.
+        known = _converters[model] = (
+            [field.attname for field in fields],
+            [(i, converters) for i, field in enumerate(fields) if (converters := field.get_db_converters(connection))],
+        )
+    names, converting = known
+    if converting:
+        values = list(values)
+        for i, converters in converting:
+            for converter in converters:
+                values[i] = converter(values[i], None, connection)
+    return model.from_db(DEFAULT_DB_ALIAS, names, values)
 
 
 def _session_read(player, session_id: int, *, lock: bool = False) -> GameSession | None:
