@@ -159,9 +159,11 @@ class GameSession(models.Model):
 class Round(models.Model):
     """One in-house round: its stake and payout postings, the outcome, and what is needed to verify it."""
 
-    session = models.ForeignKey(GameSession, on_delete=models.PROTECT, related_name="rounds")
+    # session and game: no index of their own, the unique constraints (session, ...) and the (game, created_at)
+    # index lead with them; every round writes each index (migration games 0006).
+    session = models.ForeignKey(GameSession, on_delete=models.PROTECT, related_name="rounds", db_index=False)
     player = models.ForeignKey("players.Player", on_delete=models.PROTECT, related_name="+")
-    game = models.ForeignKey(Game, on_delete=models.PROTECT, related_name="+")
+    game = models.ForeignKey(Game, on_delete=models.PROTECT, related_name="+", db_index=False)
     nonce = models.PositiveIntegerField()
     idempotency_key = models.CharField(max_length=64)
     currency = models.CharField(max_length=3)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import json
 import secrets
+import time
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -20,6 +22,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.models import F
 
 from apps.core import clock
+from apps.core.dbcall import call_prepared
 from apps.core.errors import DomainError, IdempotencyConflict, InvalidState, MarketRestricted, NotFound, StakeOutOfRange, ValidationFailed
 from apps.core.fsm import fsm_step
 from apps.core.history import save_with_history
@@ -279,72 +282,152 @@ _ROUND_POST = (
     "%s::timestamptz, %s::jsonb, %s::jsonb, %s::float8, %s::jsonb, %s::text, %s::text, %s::integer)"
 )
 
-
 def _round_post_in_database(args: list) -> tuple:
-    """Call games_round_post (migration 0004): the whole round in one statement; returns its one row."""
-    with connection.cursor() as cursor:
-        cursor.execute(_ROUND_POST, args)
-        return cursor.fetchone()
+    """Call games_round_post (migrations 0004/0005): the whole round in one prepared statement; returns its one row."""
+    return call_prepared(_ROUND_POST, args)
+
+
+_SESSION_FIELDS = GameSession._meta.concrete_fields
+_GAME_FIELDS = Game._meta.concrete_fields
+_ROUND_FIELDS = [field.attname for field in Round._meta.concrete_fields]
+_session_sql: str | None = None
+
+
+def _session_query() -> str:
+    """The session and its game in one row, as the ORM's select_related would read them (built once)."""
+    global _session_sql
+    if _session_sql is None:
+        quote = connection.ops.quote_name
+        columns = [f"s.{quote(f.column)}" for f in _SESSION_FIELDS] + [f"g.{quote(f.column)}" for f in _GAME_FIELDS]
+        _session_sql = (
+            f"SELECT {', '.join(columns)} FROM {quote(GameSession._meta.db_table)} AS s "  # noqa: S608 - no input
+            f"JOIN {quote(Game._meta.db_table)} AS g ON g.id = s.game_id WHERE s.id = %s AND s.player_id = %s"
+        )
+    return _session_sql
+
+
+_converters: dict[type, tuple[list[str], list[tuple[int, list]]]] = {}
+
+
+def _loaded(model, fields, values: Sequence) -> Any:
+    """A model instance from a raw row, with the fields' own converters (JSON) applied, as the ORM does."""
+    known = _converters.get(model)
+    if known is None:
+        # Looked up once per process: the attribute names, and which fields convert their values (JSON) how.
+        known = _converters[model] = (
+            [field.attname for field in fields],
+            [(i, converters) for i, field in enumerate(fields) if (converters := field.get_db_converters(connection))],
+        )
+    names, converting = known
+    if converting:
+        values = list(values)
+        for i, converters in converting:
+            for converter in converters:
+                values[i] = converter(values[i], None, connection)
+    return model.from_db(DEFAULT_DB_ALIAS, names, values)
+
+
+def _session_read(player, session_id: int, *, lock: bool = False) -> GameSession | None:
+    """The player's session with its game: one prepared statement instead of the ORM's query building, which cost
+    more client CPU than the rest of a round (bench/profiles). `lock`: FOR UPDATE OF the session, as _session_for."""
+    row = call_prepared(_session_query() + (" FOR UPDATE OF s" if lock else ""), [session_id, player.pk])
+    if row is None:
+        return None
+    split = len(_SESSION_FIELDS)
+    session = _loaded(GameSession, _SESSION_FIELDS, row[:split])
+    session.game = _loaded(Game, _GAME_FIELDS, row[split:])
+    return session
 
 
 def _round_play_in_database(*, player, session_id: int, stake: Money, choices: dict[str, Any], idempotency_key: str) -> Round | None:
-    """The plain round in one statement; None when round_play must take its step-by-step path.
+    """The plain round in one statement after one read; None when round_play must take its step-by-step path.
 
     The outcome is computed from the session as read (unlocked); games_round_post then locks the
     session and posts only if its nonce is still the one the outcome was drawn for ('retry' otherwise:
     another round of the same session came first). Outside a caller's transaction the call is its own
     transaction (one statement is atomic), so a round costs two round trips and no BEGIN/COMMIT.
+    A round that lost that race is played again with the session read under its lock, in a transaction,
+    so it cannot lose twice: several clients on one session take turns instead of falling back to the
+    step-by-step path, which holds the same lock for ten round trips. A session that lost such a race in
+    this process within the last second goes straight to the locked read (its rounds are queuing anyway:
+    the unlocked try would mostly cost a wasted read and call).
     """
-    for _ in range(3):
-        session = GameSession.objects.select_related("game").filter(pk=session_id, player_id=player.pk).first()
-        if session is None or session.status != SessionStatus.OPEN or stake.currency != player.currency:
-            return None
-        game = session.game
-        if is_slot(game) and _market_has_slot_rules(player):
-            return None  # the cap and the spin interval are stake_check's (migration 0005)
-        engine = engine_for(game.kind)
-        stake_range = game.stake_range(stake.currency) if game.enabled and engine is not None else None
-        if stake_range is None or not stake_range[0].minor <= stake.minor <= stake_range[1].minor:
-            return None
-        try:
-            parsed = engine.parse_choices(choices)
-        except DomainError:
-            return None  # a replay must answer as before even with choices that no longer parse: the slow path knows
-        nonce = session.nonce
-        units = fairness.round_units(session.server_seed, session.client_seed, nonce, engine.floats)
-        play = engine.play(units=units, stake_minor=stake.minor, rtp=session.rtp, choices=parsed)
-        reference = f"game-round:{session.pk}:{nonce}"
-        metadata = {"game": game.slug, "session": session.pk, "nonce": nonce}
-        variance = stake.minor**2 * engine.variance_per_unit(rtp=session.rtp, choices=parsed)
-        now = clock.now()
-        adapt = connection.ops.adapt_json_value
-        args = [
-            session.pk, player.pk, nonce, idempotency_key, stake.currency, stake.minor, play.payout_minor, now,
-            adapt(parsed, None), adapt(play.outcome, None), variance, adapt(metadata, None), reference, json.dumps(reference),
-            ledger_services.counterparty_shard(player),
-        ]
-        status, round_id, bet_id, win_id, balance = _round_post_in_database(args)
-        if status == "retry":
-            continue
-        if status != "posted":
-            return None  # replay, refusal, or a case the function leaves to protection_check
-        for txn_id in (bet_id, win_id):
-            if txn_id is not None:
-                transaction.on_commit(
-                    partial(ledger_services.transaction_posted.send_robust, sender=LedgerTransaction, transaction_id=txn_id)
-                )
-        session.nonce = nonce + 1
-        round_ = Round(
-            pk=round_id, session=session, player=player, game=game, nonce=nonce, idempotency_key=idempotency_key,
-            currency=stake.currency, stake_minor=stake.minor, payout_minor=play.payout_minor, balance_after_minor=balance,
-            rtp=session.rtp, choices=parsed, outcome=play.outcome, variance=variance, bet_transaction_id=bet_id,
-            win_transaction_id=win_id, created_at=now,
-        )
-        round_._state.adding = False
-        round_._state.db = DEFAULT_DB_ALIAS
-        round_.replayed = False
-        return round_
-    return None
+    if not _recently_contended(session_id):
+        session = _session_read(player, session_id)
+        played = _round_try(player=player, session=session, stake=stake, choices=choices, idempotency_key=idempotency_key)
+        if played != "retry":
+            return played
+        if len(_contended) > 10_000:  # a lost race is rare outside a shared session: forget old ones wholesale
+            _contended.clear()
+        _contended[session_id] = time.monotonic()
+    with transaction.atomic():
+        session = _session_read(player, session_id, lock=True)
+        played = _round_try(player=player, session=session, stake=stake, choices=choices, idempotency_key=idempotency_key)
+    return None if played == "retry" else played  # pragma: no branch - under the lock the nonce cannot move
+
+
+_CONTENDED_SECONDS = 1.0
+_contended: dict[int, float] = {}  # session id -> when a round of it last lost the nonce race in this process
+
+
+def _recently_contended(session_id: int) -> bool:
+    lost = _contended.get(session_id)
+    if lost is None:
+        return False
+    if time.monotonic() - lost < _CONTENDED_SECONDS:
+        return True
+    _contended.pop(session_id, None)
+    return False
+
+
+def _round_try(*, player, session: GameSession | None, stake: Money, choices: dict[str, Any], idempotency_key: str) -> Round | str | None:
+    """Draw the outcome for the session's current nonce and call games_round_post: the round, "retry", or None (fallback)."""
+    if session is None or session.status != SessionStatus.OPEN or stake.currency != player.currency:
+        return None
+    game = session.game
+    if is_slot(game) and _market_has_slot_rules(player):
+        return None  # the cap and the spin interval are stake_check's (migration 0005)
+    engine = engine_for(game.kind)
+    stake_range = game.stake_range(stake.currency) if game.enabled and engine is not None else None
+    if stake_range is None or not stake_range[0].minor <= stake.minor <= stake_range[1].minor:
+        return None
+    try:
+        parsed = engine.parse_choices(choices)
+    except DomainError:
+        return None  # a replay must answer as before even with choices that no longer parse: the slow path knows
+    nonce = session.nonce
+    units = fairness.round_units(session.server_seed, session.client_seed, nonce, engine.floats)
+    play = engine.play(units=units, stake_minor=stake.minor, rtp=session.rtp, choices=parsed)
+    reference = f"game-round:{session.pk}:{nonce}"
+    metadata = {"game": game.slug, "session": session.pk, "nonce": nonce}
+    variance = stake.minor**2 * engine.variance_per_unit(rtp=session.rtp, choices=parsed)
+    now = clock.now()
+    adapt = connection.ops.adapt_json_value
+    args = [
+        session.pk, player.pk, nonce, idempotency_key, stake.currency, stake.minor, play.payout_minor, now,
+        adapt(parsed, None), adapt(play.outcome, None), variance, adapt(metadata, None), reference, json.dumps(reference),
+        ledger_services.counterparty_shard(player),
+    ]
+    status, round_id, bet_id, win_id, balance = _round_post_in_database(args)
+    if status == "retry":
+        return "retry"
+    if status != "posted":
+        return None  # replay, refusal, or a case the function leaves to protection_check
+    for txn_id in (bet_id, win_id):
+        if txn_id is not None:
+            transaction.on_commit(partial(ledger_services.transaction_posted.send_robust, sender=LedgerTransaction, transaction_id=txn_id))
+    session.nonce = nonce + 1
+    values = {
+        "id": round_id, "session_id": session.pk, "player_id": player.pk, "game_id": game.pk, "nonce": nonce,
+        "idempotency_key": idempotency_key, "currency": stake.currency, "stake_minor": stake.minor, "payout_minor": play.payout_minor,
+        "balance_after_minor": balance, "rtp": session.rtp, "choices": parsed, "outcome": play.outcome, "variance": variance,
+        "bet_transaction_id": bet_id, "win_transaction_id": win_id, "created_at": now,
+    }
+    # Built positionally (Django's fast __init__), then the objects in hand attached as the ORM would cache them.
+    round_ = Round.from_db(DEFAULT_DB_ALIAS, _ROUND_FIELDS, [values[name] for name in _ROUND_FIELDS])
+    round_.session, round_.player, round_.game = session, player, game
+    round_.replayed = False
+    return round_
 
 
 def _market_has_slot_rules(player) -> bool:

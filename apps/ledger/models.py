@@ -83,16 +83,26 @@ class Account(models.Model):
 
 class LedgerTransaction(models.Model):
     kind = models.CharField(max_length=32, choices=TransactionKind.choices)
-    idempotency_key = models.CharField(max_length=160, unique=True)
+    # Unique through Meta.constraints, not unique=True: that adds a second (LIKE) index written by every posting and never read.
+    idempotency_key = models.CharField(max_length=160)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the postings; a replay must match it.")
-    reference = models.CharField(max_length=160, blank=True, db_index=True, help_text="What caused it, e.g. deposit:42.")
+    reference = models.CharField(max_length=160, blank=True, help_text="What caused it, e.g. deposit:42.")  # indexed in Meta
     reason = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
         verbose_name = "ledger transaction"
+        # Every index here is written by every posting (migration 0008): plain btrees only, no LIKE twins (nothing
+        # searches these by prefix), and the staff author only where there is one (stakes and wins have none).
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="ledger_txn_idempotency_key_unique")]
+        indexes = [
+            models.Index(fields=["reference"], name="ledger_txn_reference"),
+            models.Index(fields=["created_by"], name="ledger_txn_created_by", condition=models.Q(created_by__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} {self.reference}"

@@ -259,3 +259,24 @@ def test_a_first_posting_opens_the_wallet_and_the_house_shard(make_player, write
     assert wallet_balances(player=newcomer).cash == eur("3.00")
     assert Account.objects.filter(player=newcomer).count() == 3
     assert verify_ledger().ok
+
+
+def test_a_posting_on_postgresql_is_one_prepared_statement_that_the_query_log_still_sees(player, fund):
+    """ledger_post goes through a server-side binding cursor (apps.core.dbcall): prepared once per connection,
+    then only its parameters travel; wrapped like any Django cursor, so DEBUG logs and tests count it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("ledger_post is PostgreSQL's")
+    fund(player, "10.00")
+    services.bet_post(player=player, amount=eur("1.00"), idempotency_key="warm", reference="round:0")  # opens the house shard
+    with CaptureQueriesContext(connection) as captured:
+        txn = services.bet_post(player=player, amount=eur("1.00"), idempotency_key="prepared", reference="round:1", savepoint=False)
+    assert len(captured) == 1 and "ledger_post" in captured[0]["sql"]
+    assert LedgerTransaction.objects.get(idempotency_key="prepared").pk == txn.pk
+    assert txn.created_by is None and txn.metadata == {} and not txn._state.adding
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        rows = cursor.fetchall()
+        assert any("ledger_post" in (row[0] or "") for row in rows), rows
