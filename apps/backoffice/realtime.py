@@ -11,7 +11,9 @@ ledger's selectors and sends it to a channel-layer group:
   and large transactions, for the staff dashboard (each group only for the role that may see it).
 
 The posting engine is untouched: no query is added inside the posting's transaction; the balance is
-computed here, after commit, in two small queries, and only when REALTIME_PUSH is on. A push is a
+computed here, after commit, in two small queries, and only when REALTIME_PUSH is on and a socket of that
+player is listening (one Redis read: most postings have nobody watching, and reading and sending balances
+to an empty group cost more than the posting's own statements). A push is a
 courtesy, never a condition of moving money: when Redis is down the error is logged, pushing pauses for
 BACKOFF_SECONDS (each attempt against a dead Redis stalls the request that posted), and money keeps moving.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from decimal import Decimal
 from functools import partial
@@ -106,6 +109,55 @@ def _sent(group: str, task: asyncio.Task) -> None:
         _failed(group, task.exception())
 
 
+# Sync Redis clients for the presence check, one per channel-layer host address, per process (thread-safe pools).
+_presence_clients: dict[str, object] = {}
+_presence_lock = threading.Lock()
+
+
+def _presence_client(host: dict):
+    address = host["address"]
+    client = _presence_clients.get(address)
+    if client is None:
+        import redis
+
+        options = {k: v for k, v in host.items() if k != "address"}
+        options.setdefault("socket_timeout", 1)  # a hung Redis must not hold the request that posted
+        with _presence_lock:
+            client = _presence_clients.setdefault(address, redis.Redis.from_url(address, **options))
+    return client
+
+
+def _listened(group: str) -> bool:
+    """Whether any socket is in `group` now, asked without sending: one Redis read (ZCOUNT of the group's live
+    members, as channels-redis keeps them) instead of the balance queries and a send that would reach nobody.
+
+    A socket joins its group before it reads the balance it starts from (consumers.py), so a posting committed
+    before this check is in that first balance, and one committed after it finds the socket here. Layers this
+    cannot ask (another backend, a Redis Sentinel host) answer True: the send itself then finds out, as before.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    try:
+        from channels_redis.core import RedisChannelLayer
+    except ImportError:  # pragma: no cover - channels-redis is a dependency
+        RedisChannelLayer = ()
+    if isinstance(layer, RedisChannelLayer):
+        host = layer.hosts[layer.consistent_hash(group)]
+        if "address" not in host:
+            return True
+        try:
+            live_from = f"({int(time.time()) - layer.group_expiry}"
+            return bool(_presence_client(host).zcount(layer._group_key(group), live_from, "+inf"))
+        except Exception as exc:  # noqa: BLE001 - Redis down or slow: as a failed send, log, pause, move money on
+            _failed(group, exc)
+            return False
+    groups = getattr(layer, "groups", None)  # the in-memory layer of the embedded demo
+    if isinstance(groups, dict):
+        return bool(groups.get(group))
+    return True
+
+
 def _admin_url(name: str, pk: int) -> str | None:
     try:
         return reverse(name, args=[pk])
@@ -157,7 +209,8 @@ def transaction_posted_receiver(sender, transaction_id: int, **kwargs) -> None:
     try:
         movements = ledger_selectors.transaction_wallet_movements(transaction_id=transaction_id)
         for movement in movements:
-            push_wallet(player_id=movement.player_id, currency=movement.currency)
+            if _listened(wallet_group(movement.player_id)):
+                push_wallet(player_id=movement.player_id, currency=movement.currency)
             amount_eur = _amount_eur(movement)
             if amount_eur is not None and amount_eur >= large_transaction_threshold_eur():
                 push_staff(

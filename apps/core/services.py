@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from . import clock
 from .errors import IdempotencyConflict
@@ -26,24 +27,46 @@ def idempotent_call(*, scope: str, key: str, fingerprint: str, action: Callable[
 
     Only successful answers are stored: a refused request (limit, funds, KYC) moved nothing,
     so retrying it with the same key simply asks again.
+
+    Two statements around the action, in its transaction: the key is reserved first (INSERT ... ON CONFLICT
+    DO NOTHING on the unique (scope, key) index), then the answer is stored on that row. A concurrent request
+    with the same key waits on the index until the first one commits (and then replays its answer) or rolls
+    back (and then runs itself), as before; a key already used costs the same reservation and one read.
+    Plain SQL: these run on every money POST, and the ORM's building of them cost more than the statements.
     """
-    existing = IdempotentRequest.objects.filter(scope=scope, key=key).first()
-    if existing is not None:
-        return _replay(existing, fingerprint)
-    try:
-        with transaction.atomic():
-            record = IdempotentRequest.objects.create(scope=scope, key=key, fingerprint=fingerprint, user=user)
+    with transaction.atomic():
+        record_id = _idempotency_reserve(scope=scope, key=key, fingerprint=fingerprint, user_id=getattr(user, "pk", None))
+        if record_id is not None:
             status_code, body = action()
-            record.status_code = status_code
-            record.response_body = json.dumps(body, default=str)
-            record.save(update_fields=["status_code", "response_body"])
+            _idempotency_store(record_id=record_id, status_code=status_code, response_body=json.dumps(body, default=str))
             return status_code, body
-    except IntegrityError:
-        # A concurrent request with the same key committed first; answer as it did.
+        # Used before, by a request that committed (the insert waited for it if it was still running).
         existing = IdempotentRequest.objects.filter(scope=scope, key=key).first()
-        if existing is None:
-            raise
-        return _replay(existing, fingerprint)
+    if existing is None:  # pragma: no cover - the conflicting row committed, so it is there
+        raise IntegrityError(f"idempotency record {scope}:{key} conflicted but cannot be read")
+    return _replay(existing, fingerprint)
+
+
+# The table of IdempotentRequest (core_idempotentrequest); quoted identifiers read the same on PostgreSQL and SQLite.
+_RESERVE = (
+    'INSERT INTO "core_idempotentrequest" ("scope", "key", "fingerprint", "created_at", "user_id") VALUES (%s, %s, %s, %s, %s) '
+    'ON CONFLICT ("scope", "key") DO NOTHING RETURNING "id"'
+)
+_STORE = 'UPDATE "core_idempotentrequest" SET "status_code" = %s, "response_body" = %s WHERE "id" = %s'
+
+
+def _idempotency_reserve(*, scope: str, key: str, fingerprint: str, user_id: int | None) -> int | None:
+    """The new record's id, or None when (scope, key) is taken (by a committed request, once this returns)."""
+    created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_RESERVE, [scope, key, fingerprint, created_at, user_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _idempotency_store(*, record_id: int, status_code: int, response_body: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_STORE, [status_code, response_body, record_id])
 
 
 def _replay(record: IdempotentRequest, fingerprint: str) -> Answer:

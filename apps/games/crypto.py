@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.fernet import Fernet, InvalidToken
@@ -58,13 +59,21 @@ def public_key_load(pem: str) -> rsa.RSAPublicKey:
     return key
 
 
+@lru_cache(maxsize=64)
+def _verifying_key(pem: str) -> rsa.RSAPublicKey:
+    """public_key_load, once per key text per process: every wallet call is verified with the provider's key, and
+    parsing the PEM again each time was most of the check's cost. Keyed by the text itself, so a rotated key (a new
+    PEM) is parsed anew and the old one is never used for it; a key that fails to load is not cached."""
+    return public_key_load(pem)
+
+
 def rsa_valid(public_key_pem: str, body: bytes, signature_b64: str | None) -> bool:
     """base64(RSA-SHA256 PKCS#1 v1.5 signature of the raw body), verified with the registered public key."""
     if not public_key_pem or not signature_b64:
         return False
     try:
         signature = base64.b64decode(signature_b64.strip(), validate=True)
-        public_key_load(public_key_pem).verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
+        _verifying_key(public_key_pem).verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
     except (InvalidSignature, ValueError, TypeError):
         return False
     return True

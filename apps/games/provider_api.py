@@ -384,8 +384,9 @@ def _round(data: dict) -> str:
     return _text(data, "round", required=False)
 
 
-def _caleta_game(provider, data):
-    return provider_wallet.game_for(provider=provider, game_code=_text(data, "game_code"))
+def _caleta_game(provider, data, token=None):
+    """The named game; the launch token's own game (already read with the token) when it is that one."""
+    return provider_wallet.game_for(provider=provider, game_code=_text(data, "game_code"), launched=token.game if token else None)
 
 
 class CaletaBetApi(_CaletaView):
@@ -396,7 +397,7 @@ class CaletaBetApi(_CaletaView):
     def handle(self, provider, token, data):
         return provider_wallet.wallet_bet(
             provider=provider, player=token.player, transaction_id=_text(data, "transaction_uuid"), round_id=_round(data),
-            amount=_caleta_amount(data), currency=_text(data, "currency"), game=_caleta_game(provider, data), token=token,
+            amount=_caleta_amount(data), currency=_text(data, "currency"), game=_caleta_game(provider, data, token), token=token,
         )
 
 
@@ -408,7 +409,7 @@ class CaletaWinApi(_CaletaView):
     def handle(self, provider, token, data):
         return provider_wallet.wallet_win(
             provider=provider, player=token.player, transaction_id=_text(data, "transaction_uuid"), round_id=_round(data),
-            amount=_caleta_amount(data), currency=_text(data, "currency"), game=_caleta_game(provider, data),
+            amount=_caleta_amount(data), currency=_text(data, "currency"), game=_caleta_game(provider, data, token),
             reference_transaction_id=_text(data, "reference_transaction_uuid"),
         )
 
@@ -422,5 +423,5 @@ class CaletaRollbackApi(_CaletaView):
         return provider_wallet.wallet_rollback(
             provider=provider, player=token.player, transaction_id=_text(data, "transaction_uuid"),
             round_id=_text(data, "round", required=False), reference_transaction_id=_text(data, "reference_transaction_uuid"),
-            game=_caleta_game(provider, data) if data.get("game_code") else None,
+            game=_caleta_game(provider, data, token) if data.get("game_code") else None,
         )

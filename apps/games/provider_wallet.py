@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from apps.core import clock
 from apps.core.errors import (
@@ -52,7 +53,8 @@ from apps.ledger import selectors as ledger_selectors
 from apps.ledger import services as ledger_services
 
 from .models import Game, LaunchToken, Provider, ProviderTransaction, ProviderTransactionKind
-from .services import stake_place
+from .services import _cash_after as cash_after
+from .services import _stake_in_transaction as stake_in_transaction
 
 _LOCK_CLASS = zlib.crc32(b"games.provider_wallet") & 0x7FFFFFFF
 
@@ -100,6 +102,14 @@ def player_balance(player) -> Money:
     return ledger_selectors.wallet_balances(player=player).cash
 
 
+def _balance_after(posting, cash_amount: int, player) -> Money:
+    """The player's cash after a posting of this call, read from the posting's own entries (the cash leg carries
+    `cash_amount`); the wallet stays locked until commit, so it is what a query would read. A ledger replay
+    carries no entries: then it is read."""
+    cash = cash_after(posting, cash_amount)
+    return Money.from_minor(cash, player.currency) if cash is not None else player_balance(player)
+
+
 def _lock_player(player) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -108,9 +118,11 @@ def _lock_player(player) -> None:
 
 
 def token_for(*, provider: Provider, token: str) -> LaunchToken:
-    found = LaunchToken.objects.select_related("player__user", "game__provider").filter(token=token).first()
+    """The launch token with its player and game (one query); its game's provider is `provider`, already read."""
+    found = LaunchToken.objects.select_related("player", "game").filter(token=token).first()
     if found is None or found.game.provider_id != provider.pk:
         raise WalletRefusal(Refusal.INVALID_TOKEN, "Unknown token.")
+    found.game.provider = provider  # the same row (provider_id checked): no join for it
     return found
 
 
@@ -133,9 +145,13 @@ def _launched_game(*, provider: Provider, player) -> Game | None:
     return token.game if token is not None else None
 
 
-def game_for(*, provider: Provider, game_code: str | None) -> Game | None:
+def game_for(*, provider: Provider, game_code: str | None, launched: Game | None = None) -> Game | None:
+    """The provider's game with this code. `launched` (the call's launch token's game) answers without a query
+    when it is that game: (provider, provider_game_code) is unique."""
     if not game_code:
         return None
+    if launched is not None and launched.provider_id == provider.pk and launched.provider_game_code == game_code:
+        return launched
     game = Game.objects.filter(provider=provider, provider_game_code=game_code).first()
     if game is None:
         raise WalletRefusal(Refusal.INVALID_GAME, "Unknown game_code.")
@@ -162,6 +178,20 @@ def _ledger_key(provider: Provider, transaction_id: str) -> str:
 
 def _existing(provider: Provider, transaction_id: str) -> ProviderTransaction | None:
     return ProviderTransaction.objects.filter(provider=provider, transaction_id=transaction_id).first()
+
+
+def _bet_seen(provider: Provider, transaction_id: str) -> tuple[ProviderTransaction | None, bool]:
+    """(the transaction with this id, whether a rollback already named it as its reference), in one query."""
+    existing, rolled_back_first = None, False
+    rows = ProviderTransaction.objects.filter(provider=provider).filter(
+        Q(transaction_id=transaction_id) | Q(kind=ProviderTransactionKind.ROLLBACK, reference_transaction_id=transaction_id)
+    )
+    for row in rows:
+        if row.transaction_id == transaction_id:
+            existing = row
+        else:
+            rolled_back_first = True
+    return existing, rolled_back_first
 
 
 def _replay_or_duplicate(existing: ProviderTransaction, **expected) -> WalletAnswer:
@@ -218,7 +248,7 @@ def wallet_bet(
 
     def call() -> WalletAnswer:
         money = amount_money(player=player, currency=currency, amount=amount, allow_zero=False)
-        existing = _existing(provider, transaction_id)
+        existing, rolled_back_first = _bet_seen(provider, transaction_id)
         if existing is not None:
             answer = _replay_or_duplicate(
                 existing, kind=ProviderTransactionKind.BET, player_id=player.pk, round_id=round_id,
@@ -228,16 +258,15 @@ def wallet_bet(
                 # A late retry of a bet the provider has since cancelled: it must not look like a live bet.
                 raise WalletRefusal(Refusal.TRANSACTION_ROLLED_BACK, "This bet was rolled back.")
             return answer
-        if ProviderTransaction.objects.filter(
-            provider=provider, kind=ProviderTransactionKind.ROLLBACK, reference_transaction_id=transaction_id
-        ).exists():
+        if rolled_back_first:
             raise WalletRefusal(Refusal.TRANSACTION_ROLLED_BACK, "This bet was already rolled back; it cannot be placed now.")
         if token is not None:
             token_assert_current(token)
         if game is not None and not game.enabled:
             raise WalletRefusal(Refusal.INVALID_GAME, "This game is disabled.")
         reference = f"provider-round:{provider.code}:{round_id}"
-        posting = stake_place(
+        # stake_place's body without its savepoint: _settle's transaction ends on any refusal, so it has nothing to keep.
+        posting = stake_in_transaction(
             player=player, amount=money, idempotency_key=_ledger_key(provider, transaction_id), reference=reference,
             metadata={"provider": provider.code, "round": round_id, "transaction": transaction_id},
             game=game or _launched_game(provider=provider, player=player),
@@ -246,7 +275,7 @@ def wallet_bet(
             provider=provider, transaction_id=transaction_id, kind=ProviderTransactionKind.BET, player=player, game=game,
             round_id=round_id, currency=currency, amount_minor=money.minor, ledger_transaction=posting,
         )
-        return WalletAnswer(balance=player_balance(player), transaction_id=transaction_id, moved=True)
+        return WalletAnswer(balance=_balance_after(posting, -money.minor, player), transaction_id=transaction_id, moved=True)
 
     return _settle(call, player)
 

@@ -20,6 +20,7 @@ from django.db import connections
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
+from apps.core import services as core_services
 from apps.core.models import IdempotentRequest
 from apps.core.money import Money
 from apps.core.testing import run_together
@@ -82,7 +83,7 @@ def test_killed_while_the_idempotency_store_records_the_answer(player, backends,
     from rest_framework_simplejwt.tokens import RefreshToken
 
     token = str(RefreshToken.for_user(player.user).access_token)
-    _kill_first_call(monkeypatch, backends, IdempotentRequest, "save")
+    _kill_first_call(monkeypatch, backends, core_services, "_idempotency_store")
     body = {"amount": "10.00", "method": "sandbox"}
     deposit = lambda: wsgi_post("/api/v1/wallet/deposits", body, token=token, key="store-1")  # noqa: E731
     failed, retried, replayed = _in_worker(lambda: [deposit() for _ in range(3)])

@@ -302,6 +302,30 @@ def test_with_pushing_off_the_receiver_reads_nothing(make_player, settings, djan
         realtime.transaction_posted_receiver(sender=None, transaction_id=txn.pk)
 
 
+def test_a_posting_nobody_listens_to_reads_no_balances_and_sends_nothing(make_player, monkeypatch, django_assert_num_queries):
+    """The presence check (one Redis read) spares the balance query and the send when the player has no socket open;
+    once a socket is in the player's group, the same posting's balance is read and pushed."""
+    anna = make_player()
+    sent: list[str] = []
+    send = realtime._send
+    monkeypatch.setattr(realtime, "_send", lambda group, message: sent.append(group) or send(group, message))
+    txn = _deposit(anna, "4.00")
+    sent.clear()
+    with django_assert_num_queries(1):  # which wallets the posting touched; no balances
+        realtime.transaction_posted_receiver(sender=None, transaction_id=txn.pk)
+    assert sent == []
+
+    async def scenario():
+        socket, joined = await wallet_socket(anna)
+        assert joined["cash"] == "4.00"
+        await database_sync_to_async(realtime.transaction_posted_receiver)(sender=None, transaction_id=txn.pk)
+        assert (await socket.receive_json_from(timeout=5))["sequence"] == joined["sequence"]
+        await socket.disconnect()
+
+    run(scenario)
+    assert sent == [realtime.wallet_group(anna.pk)]
+
+
 # --- the staff feed ------------------------------------------------------------------------------
 
 

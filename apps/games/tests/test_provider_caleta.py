@@ -243,3 +243,34 @@ def test_a_bet_outside_any_round_is_accepted(table):
     body = table.body(transaction_uuid="t-null", round=None, amount=1_000_000)
     assert table.provider.call("bet", body).json()["status"] == "RS_OK"
     assert ProviderTransaction.objects.get(transaction_id="t-null").round_id == ""
+
+
+def test_a_rotated_key_refuses_the_old_signature_at_once_though_keys_are_cached(table):
+    """The parsed public key is kept per key text (apps.games.crypto._verifying_key): after a rotation the old
+    key's signature is refused on the very next call and the new key's accepted."""
+    from apps.games import crypto
+    from apps.games.services import provider_key_set
+
+    assert table.bet("before")["status"] == "RS_OK"  # the old key is now cached
+    new_private, new_public = crypto.rsa_keypair()
+    provider_key_set(code="caleta", public_key_pem=new_public)
+    assert table.bet("old-key")["status"] == "RS_ERROR_INVALID_SIGNATURE"
+    table.provider.private_pem = new_private
+    assert table.bet("new-key")["status"] == "RS_OK"
+    assert table.cash() == eur("80.00")
+
+
+def test_a_bet_costs_a_fixed_number_of_statements(table, django_assert_max_num_queries):
+    """Pinned so a regression shows (PostgreSQL): the provider (its key), the token with its player and game (the bet's
+    game is the token's: no query of its own), the player's wallet lock, the transaction id seen before or rolled back
+    (one query), the stake check's protection lock, ledger_post, and the provider transaction row. The balance
+    answered comes from the posting's own entries. Two more here: the call's transaction is a savepoint inside the
+    test's (SAVEPOINT, RELEASE), where a request has BEGIN and COMMIT, which no query count sees."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement posting is PostgreSQL's")
+    table.bet("warm")
+    with django_assert_max_num_queries(7 + 2):
+        answer = table.bet("counted")
+    assert answer["status"] == "RS_OK" and answer["balance"] == 8_000_000 == table.cash().minor * 1000

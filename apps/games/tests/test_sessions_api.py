@@ -74,6 +74,35 @@ def test_a_retried_round_answers_the_same_and_moves_nothing(player_client, fund,
     assert missing.status_code == 400 and missing.json()["error"]["code"] == "validation_error"
 
 
+@pytest.mark.parametrize("roulette", [False, True], ids=["dice", "roulette"])
+def test_a_rounds_answer_is_roundout_field_for_field_in_order_open_and_closed(player_client, fund, house_games, roulette):
+    """The view builds the round's body by hand (apps.games.api._round_body, for speed): it must stay RoundOut's, key
+    order included (a replay returns the stored text), whether the session is open or closed (the seed shown)."""
+    import json
+
+    from apps.games.api import RoundOut, _round_body
+
+    fund(player_client.player, "50.00")
+    session = _open(player_client, "roulette" if roulette else "dice")
+    body = {"stake": "1.00", "bet": "straight", "number": 7} if roulette else {"stake": "1.00", "target": "2.00"}
+    response = _round(player_client, session["id"], body, "pinned")
+    assert response.status_code == 201, response.content
+    round_ = Round.objects.select_related("session").get(session_id=session["id"])
+
+    def serialized() -> dict:
+        expected = dict(RoundOut(round_).data)
+        expected["stake"], expected["payout"] = str(round_.stake), str(round_.payout)
+        return expected
+
+    assert list(response.json().items()) == list(json.loads(json.dumps(serialized())).items())
+    assert list(_round_body(round_).items()) == list(serialized().items())
+    services.session_close(player=player_client.player, session_id=session["id"])
+    round_ = Round.objects.select_related("session").get(session_id=session["id"])
+    closed = _round_body(round_)
+    assert closed["server_seed"] == round_.session.server_seed and closed["server_seed"]
+    assert list(closed.items()) == list(serialized().items())
+
+
 @pytest.mark.parametrize("stake", ["0.09", "100.01"])
 def test_a_stake_outside_the_games_range_is_422_and_moves_nothing(player_client, fund, house_games, stake):
     fund(player_client.player, "500.00")
