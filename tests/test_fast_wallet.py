@@ -173,6 +173,14 @@ def test_turned_off_everything_goes_to_django(player):
 
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_it_is_off_on_the_embedded_sqlite_database(settings):
+    settings.DATABASES = {**settings.DATABASES, "default": {**settings.DATABASES["default"], "ENGINE": "django.db.backends.sqlite3"}}
+    assert fast_wallet.FastWalletMiddleware(_django_stand_in).enabled is False
+    settings.DATABASES = {**settings.DATABASES, "default": {**settings.DATABASES["default"], "ENGINE": "django.db.backends.postgresql"}}
+    assert fast_wallet.FastWalletMiddleware(_django_stand_in).enabled is True
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 def test_an_unreachable_database_goes_to_django(player, settings):
     headers = bearer(player.user)
     settings.DATABASES = {**settings.DATABASES, "default": {**settings.DATABASES["default"], "PORT": "1"}}

@@ -258,7 +258,8 @@ class FastWalletMiddleware:
 
     def __init__(self, app):
         self.app = app
-        self.enabled = getattr(settings, "WALLET_FAST_PATH", True)
+        # PostgreSQL only: the embedded SQLite demo (make run) has no server to hold an async pool against.
+        self.enabled = getattr(settings, "WALLET_FAST_PATH", True) and settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
     async def __call__(self, scope, receive, send):
         if self.enabled and scope["type"] == "http" and _simple_request(scope):
