@@ -52,7 +52,7 @@ class _SlidingWindowCounter:
         if counted is None:
             return True  # Redis unreachable: logged by the cache, the request goes through
         self.hits, self.previous = counted
-        if self.previous * (1 - self.into) + self.hits > self.num_requests:
+        if over_rate(hits=self.hits, previous=self.previous, into=self.into, num_requests=self.num_requests):
             _window_unhit(self.cache, self.key, self.window)
             self.hits -= 1
             return False
@@ -70,6 +70,12 @@ class _SlidingWindowCounter:
         next_window = (1 - self.into) * self.duration
         share = 1 - (self.num_requests - 1) / self.hits if self.hits else 0.0
         return _seconds(next_window + max(0.0, share) * self.duration)
+
+
+def over_rate(*, hits: int, previous: int, into: float, num_requests: int) -> bool:
+    """The sliding-window estimate: this window's hits plus the previous window's, weighted by the share of it still
+    inside the last `duration` seconds (`into`: the share of this window gone). Shared with apps.payments.fast_wallet."""
+    return previous * (1 - into) + hits > num_requests
 
 
 def _seconds(wait: float) -> float:

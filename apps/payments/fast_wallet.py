@@ -173,31 +173,26 @@ def _simple_request(scope: dict) -> bool:
 
 async def _answer(scope: dict) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
     """The wallet's 200 for a valid player's token, or None when Django should answer."""
-    from rest_framework_simplejwt.exceptions import TokenError
     from rest_framework_simplejwt.settings import api_settings as jwt_settings
-    from rest_framework_simplejwt.tokens import AccessToken
-    from rest_framework_simplejwt.utils import aware_utcnow, get_md5_hash_password
+    from rest_framework_simplejwt.utils import get_md5_hash_password
 
     from apps.core.throttling import UserRateThrottle
     from apps.ledger.selectors import WALLET_FOR_USER_SQL, wallet_balances_from
-    from apps.players.auth import _verified_access_payload
+    from apps.players.auth import verified_access_token
 
     secure = _is_secure(scope)
     if (settings.SECURE_SSL_REDIRECT and not secure) or not _host_allowed(scope):
         return None
     authorization = _header(scope, b"authorization")
-    if authorization is None or tuple(jwt_settings.AUTH_TOKEN_CLASSES) != (AccessToken,) or jwt_settings.USER_ID_FIELD != "id":
+    if authorization is None or jwt_settings.USER_ID_FIELD != "id":
         return None
     scheme, _, raw = authorization.partition(b" ")
     if scheme not in {h.encode() for h in jwt_settings.AUTH_HEADER_TYPES} or not raw or b" " in raw:
         return None
-    try:
-        payload = _verified_access_payload(raw)
-        token = AccessToken.__new__(AccessToken)
-        token.token, token.current_time, token.payload = raw, aware_utcnow(), dict(payload)
-        token.check_exp()
-    except TokenError:
+    token = verified_access_token(raw)
+    if token is None:
         return None
+    payload = token.payload
     user_id = payload.get(jwt_settings.USER_ID_CLAIM)
     try:
         user_id = user_id if type(user_id) is int else int(str(user_id))
@@ -235,6 +230,8 @@ async def _within_throttle(state: _LoopState, throttle_class: type, user_id: int
     """Counts this request in the user throttle; False (Django answers, and counts) when over it or unsure."""
     from django.core.cache import cache
 
+    from apps.core.throttling import over_rate
+
     rate = throttle_class.THROTTLE_RATES.get(throttle_class.scope)
     if rate is None:
         return True
@@ -247,7 +244,7 @@ async def _within_throttle(state: _LoopState, throttle_class: type, user_id: int
     key = throttle.cache_format % {"scope": throttle.scope, "ident": user_id}
     current, previous = cache.window_keys(key, int(window))
     hits, before = await state.script(keys=[current, previous], args=[2 * duration])
-    if int(before) * (1 - into / duration) + int(hits) > num_requests:
+    if over_rate(hits=int(hits), previous=int(before), into=into / duration, num_requests=num_requests):
         await state.redis.decr(current)  # Django's throttle counts and refuses it
         return False
     return True

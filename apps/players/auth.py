@@ -122,6 +122,29 @@ def _verified_access_payload(raw_token: bytes) -> dict:
     return dict(AccessToken(raw_token).payload)
 
 
+def verified_access_token(raw_token: bytes):
+    """The access token for these bytes if it verifies and has not expired, else None (simplejwt's own path then says why).
+
+    Verification is cached (_verified_access_payload); expiry is checked on every use. JWTAuthentication and the
+    wallet's event-loop path (apps.payments.fast_wallet) both authenticate through this.
+    """
+    from rest_framework_simplejwt.exceptions import TokenError
+    from rest_framework_simplejwt.settings import api_settings
+    from rest_framework_simplejwt.tokens import AccessToken
+    from rest_framework_simplejwt.utils import aware_utcnow
+
+    if tuple(api_settings.AUTH_TOKEN_CLASSES) != (AccessToken,):
+        return None
+    try:
+        payload = _verified_access_payload(bytes(raw_token))
+        token = AccessToken.__new__(AccessToken)
+        token.token, token.current_time, token.payload = raw_token, aware_utcnow(), dict(payload)
+        token.check_exp()  # an expired token is refused even if it verified before
+    except TokenError:
+        return None
+    return token
+
+
 class JWTAuthentication(_jwt_authentication_base()):
     """simplejwt's JWTAuthentication, reading the user and their player in one query.
 
@@ -141,20 +164,9 @@ class JWTAuthentication(_jwt_authentication_base()):
         self.user_model = JWTAuthentication._users
 
     def get_validated_token(self, raw_token: bytes):
-        from rest_framework_simplejwt.exceptions import TokenError
-        from rest_framework_simplejwt.settings import api_settings
-        from rest_framework_simplejwt.tokens import AccessToken
-        from rest_framework_simplejwt.utils import aware_utcnow
-
-        if tuple(api_settings.AUTH_TOKEN_CLASSES) == (AccessToken,):
-            try:
-                payload = _verified_access_payload(bytes(raw_token))
-                token = AccessToken.__new__(AccessToken)
-                token.token, token.current_time, token.payload = raw_token, aware_utcnow(), dict(payload)
-                token.check_exp()  # an expired token is refused even if it verified before
-                return token
-            except TokenError:
-                pass  # simplejwt's own path below answers with its exact error
+        token = verified_access_token(raw_token)
+        if token is not None:
+            return token
         return super().get_validated_token(raw_token)
 
 
