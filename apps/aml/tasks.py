@@ -12,10 +12,17 @@ from celery import shared_task
 from . import events, screening, services
 
 
+@shared_task(name="apps.aml.tasks.evaluate_transactions")
+def evaluate_transactions(transaction_ids: list[int]) -> int:
+    """Near-real-time: every rule as of each posting, for the postings a web process committed within one batch
+    window (apps.aml.apps.PostingBatcher). Losing this task loses nothing: the sweep reads the same postings."""
+    return sum(len(services.evaluate_transaction(transaction_id=transaction_id)) for transaction_id in transaction_ids)
+
+
 @shared_task(name="apps.aml.tasks.evaluate_transaction")
 def evaluate_transaction(transaction_id: int) -> int:
-    """Near-real-time: every rule as of one posting. Losing this task loses nothing: the sweep reads the same posting."""
-    return len(services.evaluate_transaction(transaction_id=transaction_id))
+    """One posting: what processes sent before evaluate_transactions; kept so a worker still runs those queued at a deploy."""
+    return evaluate_transactions([transaction_id])
 
 
 @shared_task(name="apps.aml.tasks.monitoring_sweep")

@@ -202,12 +202,16 @@ def _amount_eur(movement: ledger_selectors.WalletMovement) -> Decimal | None:
         return None
 
 
-def transaction_posted_receiver(sender, transaction_id: int, **kwargs) -> None:
-    """The ledger's after-commit signal: push each touched wallet's balance, and large movements to staff."""
+def transaction_posted_receiver(sender, transaction_id: int, movements=None, **kwargs) -> None:
+    """The ledger's after-commit signal: push each touched wallet's balance, and large movements to staff.
+
+    The poster announces which wallets it moved (`movements`); only a sender that does not is read back.
+    """
     if not settings.REALTIME_PUSH or _paused() or get_channel_layer() is None:
         return  # nobody could listen: not even the wallets are read
     try:
-        movements = ledger_selectors.transaction_wallet_movements(transaction_id=transaction_id)
+        if movements is None:
+            movements = ledger_selectors.transaction_wallet_movements(transaction_id=transaction_id)
         for movement in movements:
             if _listened(wallet_group(movement.player_id)):
                 push_wallet(player_id=movement.player_id, currency=movement.currency)

@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -29,7 +28,7 @@ from apps.core.history import save_with_history
 from apps.core.money import Money
 from apps.ledger import selectors as ledger_selectors
 from apps.ledger import services as ledger_services
-from apps.ledger.models import LedgerTransaction
+from apps.ledger.models import LedgerTransaction, TransactionKind
 from apps.limits.services import play_check, stake_check
 from apps.markets import selectors as markets_selectors
 
@@ -413,9 +412,10 @@ def _round_try(*, player, session: GameSession | None, stake: Money, choices: di
         return "retry"
     if status != "posted":
         return None  # replay, refusal, or a case the function leaves to protection_check
-    for txn_id in (bet_id, win_id):
-        if txn_id is not None:
-            transaction.on_commit(partial(ledger_services.transaction_posted.send_robust, sender=LedgerTransaction, transaction_id=txn_id))
+    wallet = (player.pk, stake.currency)
+    ledger_services.transaction_announce(bet_id, ledger_services.wallet_movements(TransactionKind.BET, [(*wallet, -stake.minor)]))
+    if win_id is not None:
+        ledger_services.transaction_announce(win_id, ledger_services.wallet_movements(TransactionKind.WIN, [(*wallet, play.payout_minor)]))
     session.nonce = nonce + 1
     values = {
         "id": round_id, "session_id": session.pk, "player_id": player.pk, "game_id": game.pk, "nonce": nonce,

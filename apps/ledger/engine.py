@@ -27,8 +27,10 @@ from apps.core.errors import IdempotencyConflict, InsufficientFunds, ValidationF
 from apps.core.money import Money
 
 from .models import COUNTERPARTY_SHARDS, PLAYER_KINDS, Account, AccountKind, Entry, LedgerTransaction, TransactionKind
+from .selectors import WalletMovement
 
-# Sent once the posting has committed (never for a rolled-back one); receivers get transaction_id.
+# Sent once the posting has committed (never for a rolled-back one); receivers get transaction_id, and
+# movements: what it did to each player wallet, as selectors.transaction_wallet_movements would read it back.
 transaction_posted = Signal()
 
 
@@ -171,7 +173,31 @@ def _entry(entry_id: int, txn_id: int, account_id: int, amount: int, balance: in
     return Entry.from_db(DEFAULT_DB_ALIAS, _ENTRY_FIELDS, (entry_id, txn_id, account_id, amount, balance, kind, now))
 
 
-def _posted(txn_id: int, values: dict, fingerprint: str, entries: list[Entry]) -> LedgerTransaction:
+def wallet_movements(kind: str, amounts: Sequence[tuple[int, str, int]]) -> tuple[WalletMovement, ...]:
+    """(player id, currency, amount) of each player-account entry of a posting -> its wallet movements.
+
+    The poster knows them already: announcing them saves every after-commit receiver the query that would read
+    them back (apps.backoffice.realtime ran it after every stake and win).
+    """
+    largest: dict[tuple[int, str], int] = {}
+    for player_id, currency, amount in amounts:
+        largest[(player_id, currency)] = max(abs(amount), largest.get((player_id, currency), 0))
+    return tuple(WalletMovement(player_id=p, currency=c, kind=kind, largest_minor=m) for (p, c), m in largest.items())
+
+
+def transaction_announce(transaction_id: int, movements: tuple[WalletMovement, ...]) -> None:
+    """Send transaction_posted once the caller's transaction commits (at once outside one)."""
+    transaction.on_commit(
+        partial(transaction_posted.send_robust, sender=LedgerTransaction, transaction_id=transaction_id, movements=movements)
+    )
+
+
+def _posting_movements(kind: str, postings: Sequence[Posting]) -> tuple[WalletMovement, ...]:
+    players = [(p.account.player_id, p.account.currency, p.amount) for p in postings if p.account.player_id is not None]
+    return wallet_movements(kind, players)
+
+
+def _posted(txn_id: int, values: dict, fingerprint: str, entries: list[Entry], movements: tuple[WalletMovement, ...]) -> LedgerTransaction:
     """The transaction just written, as a saved model, its entries attached; announced once it commits."""
     actor = values["actor"]
     # from_db with every field in order: Django's positional __init__, several times cheaper than keywords.
@@ -183,7 +209,7 @@ def _posted(txn_id: int, values: dict, fingerprint: str, entries: list[Entry]) -
         txn.created_by = actor
     txn.replayed = False
     txn.posted_entries = entries
-    transaction.on_commit(partial(transaction_posted.send_robust, sender=LedgerTransaction, transaction_id=txn_id))
+    transaction_announce(txn_id, movements)
     return txn
 
 
@@ -221,7 +247,7 @@ def _call_args(values: dict, amounts: list[int]) -> list:
     ]
 
 
-def _answer(row: tuple, values: dict, currency_of) -> LedgerTransaction:
+def _answer(row: tuple, values: dict, currency_of, movements) -> LedgerTransaction:
     """ledger_post's row as the posted (or replayed) transaction, or as the refusal it reports."""
     status, txn_id, fingerprint, account_ids, entry_ids, amounts, balances, available = row
     if status == "posted":
@@ -230,7 +256,7 @@ def _answer(row: tuple, values: dict, currency_of) -> LedgerTransaction:
             _entry(entry_id, txn_id, account_id, amount, balance, kind, now)
             for entry_id, account_id, amount, balance in zip(entry_ids, account_ids, amounts, balances, strict=True)
         ]
-        return _posted(txn_id, values, fingerprint, entries)
+        return _posted(txn_id, values, fingerprint, entries, movements())
     if status == "replay":
         existing = LedgerTransaction.objects.get(pk=txn_id)
         existing.replayed = True
@@ -252,7 +278,7 @@ def _transaction_post_in_database(*, postings: Sequence[Posting], **values) -> L
     args = _call_args(values, [p.amount for p in players] + [p.amount for p in counterparties])
     args += [[p.account.pk for p in players], [p.account.pk for p in counterparties], None, None, None, None, None]
     currencies = {p.account.kind: p.account.currency for p in players}
-    return _answer(_post_in_database(args), values, currencies.__getitem__)
+    return _answer(_post_in_database(args), values, currencies.__getitem__, partial(_posting_movements, values["kind"], postings))
 
 
 def _player_post_in_database(*, player, legs: dict[str, int], counterparty_kind: str | None, **values) -> LedgerTransaction:
@@ -281,7 +307,8 @@ def _player_post_in_database(*, player, legs: dict[str, int], counterparty_kind:
         if counterparty_kind is not None:
             system_account(kind=counterparty_kind, currency=player.currency, shard=shard)
         row = _post_in_database(args)
-    return _answer(row, values, lambda _kind: player.currency)
+    amounts = [(player.pk, player.currency, amount) for amount in legs.values()]
+    return _answer(row, values, lambda _kind: player.currency, partial(wallet_movements, values["kind"], amounts))
 
 
 # --- Other databases: step by step ---------------------------------------------------------------
@@ -405,7 +432,8 @@ def _post_locked(
         entry._state.db = DEFAULT_DB_ALIAS
 
     values = {"kind": kind, "idempotency_key": idempotency_key, "reference": reference, "reason": reason}
-    return _posted(txn_id, {**values, "metadata": metadata, "actor": actor, "now": now}, fingerprint, entries)
+    values = {**values, "metadata": metadata, "actor": actor, "now": now}
+    return _posted(txn_id, values, fingerprint, entries, _posting_movements(kind, postings))
 
 
 @posting_atomic

@@ -19,8 +19,10 @@ from .engine import (  # noqa: F401 - re-exported: the ledger's public interface
     player_post,
     posting_atomic,
     system_account,
+    transaction_announce,
     transaction_post,
     transaction_posted,
+    wallet_movements,
 )
 from .models import AccountKind, LedgerTransaction, TransactionKind
 

@@ -175,6 +175,9 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not CELE
 CELERY_TASK_EAGER_PROPAGATES = True
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://"
+elif CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, with one publishing client per channel instead of one per message (apps/core/celery_transport.py).
+    CELERY_BROKER_TRANSPORT = "apps.core.celery_transport:Transport"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -305,6 +308,9 @@ LIMIT_COOLING_OFF = timedelta(hours=env.int("LIMIT_COOLING_OFF_HOURS", default=2
 # Evaluate each posting as it commits (a Celery task); the sweep alone still finds everything, only later.
 # scripts/bench.py turns it off: it measures the ledger, and with no broker the evaluation would run inline.
 AML_REALTIME_EVALUATION = env.bool("AML_REALTIME_EVALUATION", default=True)
+# A web process sends the postings it committed within this many seconds as one task (apps.aml.apps.PostingBatcher);
+# 0 sends one task per posting on its commit. Eager tasks (no broker) never wait.
+AML_REALTIME_BATCH_SECONDS = env.float("AML_REALTIME_BATCH_SECONDS", default=0.1)
 # How far behind its watermark the sweep and the event relay re-read (late-committing ids).
 AML_SWEEP_OVERLAP_MINUTES = env.int("AML_SWEEP_OVERLAP_MINUTES", default=10)
 # Ledger events to Redis Streams for BI/fraud tools; off without a Redis (the embedded demo).

@@ -102,7 +102,7 @@ def _deposits(player, count: int, amount: str = "10.00") -> None:
 
 def test_a_deposit_pattern_breaking_a_rule_opens_exactly_one_alert_and_a_rerun_sweep_none_more(worker, player):
     _deposits(player, 6)
-    worker.wait_for("apps.aml.tasks.evaluate_transaction", 6)
+    worker.wait_for("apps.aml.tasks.evaluate_transactions", 6)
     alert = AmlAlert.objects.get(player=player)
     assert (alert.rule, alert.level, alert.score) == ("deposit_velocity", "medium", 40)
     hits = AmlHit.objects.count()
@@ -121,11 +121,11 @@ def test_a_task_lost_while_the_broker_was_down_is_caught_by_the_sweep(worker, pl
     _use_broker(BROKER_DOWN)
     _deposits(player, 5)  # the money moves; the real-time tasks cannot be sent
     # The first send failed; the next ones were not even tried (each try stalls the request for seconds).
-    assert lost == ["apps.aml.tasks.evaluate_transaction"] and aml_apps._skip_until > 0
+    assert lost == ["apps.aml.tasks.evaluate_transactions"] and aml_apps._skip_until > 0
     assert Deposit.objects.filter(player=player, status="completed").count() == 5
     _use_broker(BROKER)
     assert not AmlAlert.objects.exists()
-    assert worker.counts["apps.aml.tasks.evaluate_transaction"] == 0
+    assert worker.counts["apps.aml.tasks.evaluate_transactions"] == 0
     tasks.monitoring_sweep.delay()
     worker.wait_for("apps.aml.tasks.monitoring_sweep", 1)
     assert AmlAlert.objects.get(player=player).rule == "deposit_velocity"
@@ -136,7 +136,7 @@ def test_a_critical_alert_blocks_a_withdrawal_and_its_resolution_unblocks_it(wor
 
     _deposits(player, 4)
     _deposits(player, 1, amount="5000.00")  # the fifth deposit within the hour (40), and a large one (50): critical
-    worker.wait_for("apps.aml.tasks.evaluate_transaction", 5)
+    worker.wait_for("apps.aml.tasks.evaluate_transactions", 5)
     alert = AmlAlert.objects.get(player=player)
     assert alert.level == "critical" and alert.freezes_withdrawals
     with pytest.raises(AccountUnderReview):
@@ -145,3 +145,25 @@ def test_a_critical_alert_blocks_a_withdrawal_and_its_resolution_unblocks_it(wor
     services.alert_transition(alert_id=alert.pk, actor=officer, action="dismiss", note="inheritance, documented")
     withdrawal = payments.withdrawal_request(player=player, amount=money("100.00"), idempotency_key="w2")
     assert withdrawal.status == "requested"
+
+
+def test_postings_batched_by_a_web_process_are_all_evaluated_by_the_worker(worker, player, monkeypatch):
+    """As production runs it (AML_REALTIME_BATCH_SECONDS): the deposits' ids go out together, the alert still comes."""
+    from django.apps import apps as django_apps
+
+    carried = []
+    monkeypatch.setattr(django_apps.get_app_config("aml").batcher, "window", 1.0)
+    record = lambda sender=None, args=None, **kwargs: carried.append(list(args[0]))  # noqa: E731
+    task_postrun.connect(record, sender=tasks.evaluate_transactions, weak=False)
+    try:
+        _deposits(player, 6)
+        deadline = time.monotonic() + 60
+        while sum(map(len, carried)) < 6:
+            assert time.monotonic() < deadline, f"{carried} evaluated"
+            time.sleep(0.05)
+    finally:
+        task_postrun.disconnect(record, sender=tasks.evaluate_transactions)
+    deposited = Deposit.objects.filter(player=player).values_list("ledger_transaction_id", flat=True)
+    assert sorted(i for batch in carried for i in batch) == sorted(deposited)
+    assert max(map(len, carried)) > 1  # batched: fewer tasks than postings
+    assert AmlAlert.objects.get(player=player).rule == "deposit_velocity"

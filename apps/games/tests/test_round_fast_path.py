@@ -102,3 +102,29 @@ def test_an_unknown_or_foreign_session_is_not_found_through_the_fast_read(player
     with pytest.raises(NotFound):
         services.round_play(player=player, session_id=session.pk + 10_000, stake=eur("1.00"), choices={}, idempotency_key="k")
     assert not Round.objects.filter(session=session).exists()
+
+
+def test_the_one_call_round_announces_its_postings_with_their_wallet_movements(
+    player, session, monkeypatch, django_capture_on_commit_callbacks
+):
+    from apps.ledger import selectors as ledger_selectors
+    from apps.ledger import services as ledger_services
+
+    services.round_play(player=player, session_id=session.pk, stake=eur("1.00"), choices={}, idempotency_key="warm")
+    _no_step_by_step(monkeypatch)
+    heard = {}
+    ledger_services.transaction_posted.connect(
+        lambda sender, transaction_id, movements=None, **kw: heard.update({transaction_id: movements}), dispatch_uid="t.round", weak=False
+    )
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            rounds = [
+                services.round_play(player=player, session_id=session.pk, stake=eur("1.00"), choices={}, idempotency_key=f"k{n}")
+                for n in range(12)
+            ]
+    finally:
+        ledger_services.transaction_posted.disconnect(dispatch_uid="t.round")
+    posted = {r.bet_transaction_id for r in rounds} | {r.win_transaction_id for r in rounds if r.win_transaction_id}
+    assert any(r.win_transaction_id for r in rounds) and set(heard) == posted  # wins among them, every posting heard
+    for transaction_id, movements in heard.items():
+        assert set(movements) == set(ledger_selectors.transaction_wallet_movements(transaction_id=transaction_id))
