@@ -1,55 +1,132 @@
-"""One call of a PL/pgSQL function as a prepared statement: the posting engine's and the round's hot path.
+"""One call of a hot statement as a prepared statement, sent through libpq directly: the posting's and the round's path.
 
 The project binds parameters client-side (Django's default: several statements can share one round trip,
-apps.limits.services.lock needs that). For the one-statement calls that run once per posting or round
-(ledger_post, games_round_post) that meant quoting every parameter into a fresh SQL string in Python and
-PostgreSQL parsing and planning it again each time. Here those calls go through a server-side binding
-cursor that prepares the statement on its first use per connection: afterwards each call sends only the
-parameters (Bind/Execute), so the client does less per posting and the server skips parse and plan.
+apps.limits.services.lock needs that). For the few one-statement calls that run once per posting or round
+(ledger_post, games_round_post, the round's session read) that meant PostgreSQL parsing and planning each call
+again, and psycopg's Python layers (cursor, generators, per-parameter dumpers) cost the client about 0.4 ms of
+CPU per posting: more than the PL/pgSQL function took on the server. On a two-core machine where the web
+processes and PostgreSQL share the cores, that client CPU was the bound on postings per second.
 
-The cursor is wrapped like any Django cursor (its errors become django.db errors and mark the connection
-for the health check, queries are logged under DEBUG and counted by the tests), so callers see no
-difference. PostgreSQL only: other databases never reach these functions.
+Here each statement is prepared once per connection (libpq PQprepare) and then run with PQexecPrepared,
+the parameters sent as text that this module encodes itself (the statement's own casts give PostgreSQL the
+types). libpq releases the GIL while it waits. The answer row is read with psycopg's own loaders for the
+connection, so callers get the same Python values a cursor would give them. Errors become psycopg's errors
+and then Django's (wrap_database_errors), and Django's query log (DEBUG, the tests' query counts) still sees
+every call. PostgreSQL only: other databases never reach these statements.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import json
+import logging
+import time
 from collections.abc import Sequence
+from decimal import Decimal
 
-import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
+from psycopg import errors, pq
+from psycopg.adapt import Transformer
+from psycopg.types.json import Json, Jsonb
 
-_ONLY_WHEN_ASKED = 2**31 - 1
+logger = logging.getLogger("django.db.backends")
+
+# %s-style SQL -> (statement name, $n-style SQL). Names derive from the text, so every connection agrees.
+_RESULT_FORMAT = 0
+_statements: dict[str, tuple[bytes, bytes]] = {}
 
 
-class _PreparedCursor(psycopg.Cursor):
-    """Server-side binding, and every execute prepared (psycopg keeps the prepared statements per connection)."""
+def _statement(sql: str) -> tuple[bytes, bytes]:
+    known = _statements.get(sql)
+    if known is None:
+        parts = sql.split("%s")
+        numbered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+        name = "dbcall_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:16]
+        known = _statements[sql] = (name.encode(), numbered.encode())
+    return known
 
-    def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=True, binary=binary)
 
-    def _send_query_prepared(self, name, pgq, *, binary=None):
-        # psycopg records the query it ran only when it sends its text; Django's query log (DEBUG, the tests' query
-        # counts) reads it from there, so a call of an already prepared statement would be logged without its SQL.
-        self._query = pgq
-        return super()._send_query_prepared(name, pgq, binary=binary)
+def _array_element(value) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _encode(value) -> bytes | None:
+    """A parameter in PostgreSQL's text input format (the statement's casts say which type to read it as)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, bool):  # before int: bool is an int
+        return b"t" if value else b"f"
+    if isinstance(value, int | Decimal):
+        return str(value).encode()
+    if isinstance(value, float):
+        return repr(value).encode()  # shortest text that reads back as the same double
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            raise TypeError("call_prepared sends aware datetimes only (USE_TZ).")
+        return value.isoformat().encode()
+    if isinstance(value, datetime.date):
+        return value.isoformat().encode()
+    if isinstance(value, list | tuple):
+        return ("{" + ",".join(_array_element(item) for item in value) + "}").encode()
+    if isinstance(value, Json | Jsonb):  # what connection.ops.adapt_json_value returns
+        return (value.dumps or json.dumps)(value.obj).encode()
+    raise TypeError(f"call_prepared cannot send a {type(value).__name__}.")
+
+
+def _failed(raw, result) -> Exception:
+    """The error psycopg's cursor would have raised for this result."""
+    if raw.pgconn.status == pq.ConnStatus.BAD:
+        # The connection is gone (killed, server down): psycopg's cursor raises OperationalError, which the
+        # API answers with 503 and Django's health check replaces the connection for the next request.
+        return errors.OperationalError(result.get_error_message(raw.info.encoding) or "the connection was lost")
+    if result.status == pq.ExecStatus.FATAL_ERROR:
+        return errors.error_from_result(result, encoding=raw.info.encoding)
+    return errors.InternalError(f"unexpected result status {result.status}")  # pragma: no cover - one statement, one row set
 
 
 def call_prepared(sql: str, params: Sequence) -> tuple | None:
-    """Run `sql` (one statement, %s placeholders) as a prepared statement; return its first row."""
-    # What connection.cursor() does, with our cursor class instead of the connection's ClientCursor. The wrapper is
-    # looked up once: each attribute of django.db.connection is a lookup in a thread- and task-local store.
+    """Run `sql` (one statement, %s placeholders) as a prepared statement; return its first row (or None)."""
+    # What connection.cursor() does to get a usable connection, then libpq itself. The wrapper is looked up once:
+    # each attribute of django.db.connection is a lookup in a thread- and task-local store.
     db = connections[DEFAULT_DB_ALIAS]
     db.close_if_health_check_failed()
     db.ensure_connection()
     raw = db.connection
-    if raw.prepare_threshold is None:
-        # Django's default (OPTIONS prepare_threshold unset) turns psycopg's preparing off altogether, even when asked.
-        # Its own cursors bind client-side and never prepare; a threshold out of reach keeps it so for any other
-        # server-side binding cursor, and lets ours prepare because it asks.
-        raw.prepare_threshold = _ONLY_WHEN_ASKED
-    with db.wrap_database_errors:
-        cursor = db._prepare_cursor(_PreparedCursor(raw))
-    with cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+    name, numbered = _statement(sql)
+    values = [_encode(value) for value in params]
+    started = time.monotonic() if db.queries_logged else 0.0
+    with db.wrap_database_errors, raw.lock:
+        # Inside Django's atomic block psycopg opens the transaction lazily, before a cursor's first statement: the same here.
+        raw.wait(raw._start_query())
+        pgconn = raw.pgconn
+        prepared = raw.__dict__.setdefault("_dbcall_prepared", set())  # per psycopg connection: a new one prepares again
+        if name not in prepared:
+            result = pgconn.prepare(name, numbered)
+            if result.status != pq.ExecStatus.COMMAND_OK:
+                raise _failed(raw, result)
+            prepared.add(name)
+        result = pgconn.exec_prepared(name, values, result_format=_RESULT_FORMAT)
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            if result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000":  # the statement was deallocated under us
+                prepared.discard(name)
+            raise _failed(raw, result)
+        row = None
+        if result.ntuples:
+            loader = Transformer(raw)
+            loader.set_pgresult(result)
+            row = loader.load_row(0, tuple)
+    if db.queries_logged:
+        duration = time.monotonic() - started
+        db.queries_log.append({"sql": f"{sql} -- prepared, params {list(params)!r}", "time": f"{duration:.3f}"})
+        logger.debug("(%.3f) %s; args=%s; alias=%s", duration, sql, params, db.alias)
+    return row
