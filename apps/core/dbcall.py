@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Sequence
 from decimal import Decimal
@@ -33,15 +35,18 @@ from psycopg.types.json import Json, Jsonb
 logger = logging.getLogger("django.db.backends")
 
 # %s-style SQL -> (statement name, $n-style SQL). Names derive from the text, so every connection agrees.
-_RESULT_FORMAT = 0
 _statements: dict[str, tuple[bytes, bytes]] = {}
+
+
+_PLACEHOLDER = re.compile(r"%[%s]")
 
 
 def _statement(sql: str) -> tuple[bytes, bytes]:
     known = _statements.get(sql)
     if known is None:
-        parts = sql.split("%s")
-        numbered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+        count = itertools.count(1)
+        # %s is the next parameter; %% a literal % (how Django writes one for psycopg's client-side binding).
+        numbered = _PLACEHOLDER.sub(lambda m: "%" if m.group() == "%%" else f"${next(count)}", sql)
         name = "dbcall_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:16]
         known = _statements[sql] = (name.encode(), numbered.encode())
     return known
@@ -96,6 +101,21 @@ def _failed(raw, result) -> Exception:
 
 def call_prepared(sql: str, params: Sequence) -> tuple | None:
     """Run `sql` (one statement, %s placeholders) as a prepared statement; return its first row (or None)."""
+    rows = rows_prepared(sql, params)
+    return rows[0] if rows else None
+
+
+def fetch(sql: str, params: Sequence) -> list[tuple]:
+    """`sql`'s rows: prepared through libpq on PostgreSQL, through Django's cursor elsewhere (the SQLite demo)."""
+    if connections[DEFAULT_DB_ALIAS].vendor == "postgresql":
+        return rows_prepared(sql, params)
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description is not None else []
+
+
+def rows_prepared(sql: str, params: Sequence) -> list[tuple]:
+    """Run `sql` (one statement, %s placeholders) as a prepared statement; return its rows ([] for a command)."""
     # What connection.cursor() does to get a usable connection, then libpq itself. The wrapper is looked up once:
     # each attribute of django.db.connection is a lookup in a thread- and task-local store.
     db = connections[DEFAULT_DB_ALIAS]
@@ -115,18 +135,18 @@ def call_prepared(sql: str, params: Sequence) -> tuple | None:
             if result.status != pq.ExecStatus.COMMAND_OK:
                 raise _failed(raw, result)
             prepared.add(name)
-        result = pgconn.exec_prepared(name, values, result_format=_RESULT_FORMAT)
-        if result.status != pq.ExecStatus.TUPLES_OK:
+        result = pgconn.exec_prepared(name, values)
+        if result.status not in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
             if result.error_field(pq.DiagnosticField.SQLSTATE) == b"26000":  # the statement was deallocated under us
                 prepared.discard(name)
             raise _failed(raw, result)
-        row = None
+        rows = []
         if result.ntuples:
             loader = Transformer(raw)
             loader.set_pgresult(result)
-            row = loader.load_row(0, tuple)
+            rows = loader.load_rows(0, result.ntuples, tuple)
     if db.queries_logged:
         duration = time.monotonic() - started
         db.queries_log.append({"sql": f"{sql} -- prepared, params {list(params)!r}", "time": f"{duration:.3f}"})
         logger.debug("(%.3f) %s; args=%s; alias=%s", duration, sql, params, db.alias)
-    return row
+    return rows

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
+
+from . import dbcall
 
 _INT_MARK = -7_350_123_401
 
@@ -97,9 +99,12 @@ class PreparedQuery:
             if name in self.strs and not isinstance(value, str):
                 raise TypeError(f"{name} must be a str.")
             params[index] = value
-        with connections[using].cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
+        if using == DEFAULT_DB_ALIAS:
+            rows = dbcall.fetch(compiled.sql, params)  # prepared once per connection on PostgreSQL
+        else:  # pragma: no cover - the project has one database
+            with connections[using].cursor() as cursor:
+                cursor.execute(compiled.sql, params)
+                rows = cursor.fetchall()
         if compiled.converters:
             rows = compiled.compiler.apply_converters(rows, compiled.converters)
         objects = []

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from . import clock
+from . import clock, dbcall
 from .errors import IdempotencyConflict
 from .models import DataExport, IdempotentRequest
 
@@ -58,15 +58,12 @@ _STORE = 'UPDATE "core_idempotentrequest" SET "status_code" = %s, "response_body
 def _idempotency_reserve(*, scope: str, key: str, fingerprint: str, user_id: int | None) -> int | None:
     """The new record's id, or None when (scope, key) is taken (by a committed request, once this returns)."""
     created_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        cursor.execute(_RESERVE, [scope, key, fingerprint, created_at, user_id])
-        row = cursor.fetchone()
-    return row[0] if row else None
+    rows = dbcall.fetch(_RESERVE, [scope, key, fingerprint, created_at, user_id])
+    return rows[0][0] if rows else None
 
 
 def _idempotency_store(*, record_id: int, status_code: int, response_body: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(_STORE, [status_code, response_body, record_id])
+    dbcall.fetch(_STORE, [status_code, response_body, record_id])
 
 
 def _replay(record: IdempotentRequest, fingerprint: str) -> Answer:

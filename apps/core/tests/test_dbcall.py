@@ -75,3 +75,16 @@ def test_a_value_it_cannot_send_is_refused_before_anything_is_sent():
         call_prepared("SELECT %s::text", [object()])
     with pytest.raises(TypeError):
         call_prepared("SELECT %s::timestamptz", [datetime.datetime(2026, 1, 1)])  # naive: the project is USE_TZ
+
+
+def test_rows_literal_percent_signs_and_commands():
+    from apps.core.dbcall import fetch
+
+    # Django writes a literal % as %% for psycopg's client-side binding: the prepared text must read it as %.
+    assert fetch("SELECT %s::text LIKE 'a%%', 'x%%y'", ["abc"]) == [(True, "x%y")]
+    assert _cursor("SELECT %s::text LIKE 'a%%', 'x%%y'", ["abc"]) == (True, "x%y")
+    assert fetch("SELECT n FROM generate_series(1, %s) AS n", [3]) == [(1,), (2,), (3,)]
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE dbcall_cmd (n integer)")
+    assert fetch("INSERT INTO dbcall_cmd VALUES (%s)", [5]) == []  # a command: no rows, no error
+    assert fetch("SELECT n FROM dbcall_cmd", []) == [(5,)]
