@@ -148,8 +148,9 @@ def verified_access_token(raw_token: bytes):
 class JWTAuthentication(_jwt_authentication_base()):
     """simplejwt's JWTAuthentication, reading the user and their player in one query.
 
-    The user row is still read on every request, so a deactivated user or a changed password (the token's
-    revocation claim) is refused at once; the player's status comes with it, read as committed now, and
+    The user row is still read on every request, so a deactivated user is refused at once. A password changed
+    in the admin (players have no password-change endpoint) does not end access tokens already issued: simplejwt's
+    CHECK_REVOKE_TOKEN is off, and they expire within ACCESS_TOKEN_LIFETIME. The player's status comes with it, read as committed now, and
     the money services re-read it under their lock anyway. A player endpoint then needs no second query
     for the player (apps.players.selectors.player_for_user uses the joined one).
     """
