@@ -21,9 +21,11 @@ per request is all they need.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import os
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
@@ -57,7 +59,7 @@ class SyncChainASGIHandler(ASGIHandler):
             return
         set_script_prefix(get_script_prefix(scope))
         try:
-            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            response = await _in_request_thread(self._respond, scope, body_file)
             try:
                 await self.send_response(response, send)
             except asyncio.CancelledError:
@@ -82,6 +84,32 @@ class SyncChainASGIHandler(ASGIHandler):
         if not response.streaming:
             response.close()  # request_finished, here in the request's thread; the content is already in memory
         return response
+
+
+# The executor BoundedThreads gave this request (unset outside it, e.g. a handler driven on its own in a test).
+_request_executor: contextvars.ContextVar[ThreadPoolExecutor | None] = contextvars.ContextVar("request_executor", default=None)
+
+
+async def _in_request_thread(func, *args):
+    """func(*args) on the request's thread, in a copy of this context: sync_to_async's one job here, lighter.
+
+    sync_to_async also copies every context variable's change back into the caller's context afterwards
+    (re-homing each asgiref Local), about 0.8 ms of CPU a request (py-spy, README "Web servers"); nothing
+    the event loop does after the view needs them. What the thread needs from asgiref is kept: the main
+    loop for async_to_sync (the channel layer's sends from a view run on this loop, as before).
+    """
+    executor = _request_executor.get()
+    if executor is None:
+        return await sync_to_async(func, thread_sensitive=True)(*args)
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+
+    def run():
+        SyncToAsync.threadlocal.main_event_loop = loop
+        SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
+        return context.run(func, *args)
+
+    return await loop.run_in_executor(executor, run)
 
 
 def get_asgi_application() -> SyncChainASGIHandler:
@@ -116,7 +144,11 @@ class BoundedThreads:
         try:
             # Django's own ThreadSensitiveContext sees this one and uses it: all of the request's sync code runs on
             # this executor's one thread, whose DB connection persists between requests (CONN_MAX_AGE).
-            async with ThreadSensitiveContext(executor=executor):
-                return await self.app(scope, receive, send)
+            token = _request_executor.set(executor)
+            try:
+                async with ThreadSensitiveContext(executor=executor):
+                    return await self.app(scope, receive, send)
+            finally:
+                _request_executor.reset(token)
         finally:
             free.put_nowait(executor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 
 import pytest
@@ -111,13 +112,30 @@ def _broken(request):
     raise RuntimeError("a bug")
 
 
+_probe = contextvars.ContextVar("asgi_test_probe", default="unset")
+
+
+def _async_from_view(request):
+    """What the realtime pushes do from a view: async_to_sync of a coroutine (the channel layer's group_send)."""
+    from asgiref.sync import async_to_sync
+    from django.http import HttpResponse
+
+    async def where() -> object:
+        return asyncio.get_running_loop()
+
+    _seen["loop"].append(async_to_sync(where)())
+    _seen["context"].append(_probe.get())
+    _probe.set("set in the view")
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
 urlpatterns = []  # filled below: this module is the test URLconf
 
 
 def _urls():
     from django.urls import path
 
-    urlpatterns[:] = [path("plain", _view), path("stream", _streaming), path("broken", _broken)]
+    urlpatterns[:] = [path("plain", _view), path("stream", _streaming), path("broken", _broken), path("async", _async_from_view)]
 
 
 def _call(app, path: str) -> tuple[int, bytes]:
@@ -145,7 +163,7 @@ def handler(settings):
     _urls()
     settings.ROOT_URLCONF = __name__
     _seen.clear()
-    _seen.update(view=[], started=[], finished=[])
+    _seen.update(view=[], started=[], finished=[], loop=[], context=[])
 
     def started(**kwargs):
         _seen["started"].append(threading.current_thread().name)
@@ -178,3 +196,32 @@ def test_an_error_in_a_view_is_djangos_500(handler, settings):
     status, _ = _call(handler, "/broken")
     assert status == 500
     assert len(_seen["finished"]) == 1
+
+
+def test_a_view_sees_the_callers_context_and_its_async_calls_run_on_the_servers_loop(handler):
+    loops = []
+
+    async def serve_twice():
+        loops.append(asyncio.get_running_loop())
+        _probe.set("set by the server")
+        for _ in range(2):
+            scope = {"type": "http", "method": "GET", "path": "/async", "query_string": b"", "root_path": "", "scheme": "http",
+                     "headers": [(b"host", b"testserver")], "http_version": "1.1", "asgi": {"version": "3.0"},
+                     "server": ("testserver", 80), "client": ("127.0.0.1", 5000)}
+            sent = []
+
+            async def receive():
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message, sent=sent):
+                sent.append(message)
+
+            await handler(scope, receive, send)
+            assert sent[0]["status"] == 200
+        return _probe.get()
+
+    after = asyncio.run(serve_twice())
+    # async_to_sync in the view ran its coroutine on the server's own loop (channels-redis pools are per loop).
+    assert _seen["loop"] == [loops[0], loops[0]]
+    # The view ran in a copy of the server's context: it saw its values; its own changes stayed in the request.
+    assert _seen["context"] == ["set by the server", "set by the server"] and after == "set by the server"
