@@ -27,6 +27,12 @@ if os.environ.get("CI"):
 _counter = itertools.count(1)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow (tens of seconds each) run first, in their collected order: `make test` hands tests to two
+    xdist workers as they free up, and one of these picked up last would keep a worker busy after the other is done."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @contextlib.contextmanager
 def _locked(path: Path):
     with path.open("a+") as handle:
