@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casino
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?=
+# `make test` runs pytest in this many pytest-xdist workers (this project's machines have 2 cores); 0: one process
+PYTEST_WORKERS ?= 2
 
 .PHONY: venv run test fuzz soak loadtest lint fmt bench bench-reports rng-report services browser screenshots migrate seed worker beat clean
 
@@ -42,12 +44,13 @@ services:
 browser:
 	@bash scripts/install-browser.sh
 
-## make test: lint, migration check and the whole suite against PostgreSQL + Redis, browser tests included
+## make test: lint, migration check and the whole suite against PostgreSQL + Redis, browser tests included, in
+## PYTEST_WORKERS pytest-xdist workers (each its own test database; tests marked xdist_group share one worker)
 test: venv services browser
 	$(VENV)/bin/ruff check .
 	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(PY) manage.py makemigrations --check --dry-run
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## make fuzz: schemathesis against a live server (own database, a few minutes at most); fails on any
 ## undocumented status, schema violation or server error

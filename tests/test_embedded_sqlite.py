@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 EXPECTED_TRIGGERS = {
@@ -23,6 +25,7 @@ EXPECTED_TRIGGERS = {
 }
 
 
+@pytest.mark.slow
 def test_a_fresh_sqlite_database_migrates_and_seeds_with_every_trigger_in_place(tmp_path):
     """What `make run` does on a fresh machine: migrate, then the demo seed through the real services."""
     database = tmp_path / "fresh.sqlite3"

@@ -183,8 +183,25 @@ class DegradingRedisCache(RedisCache):
             self._degraded("window_unhit", exc)
 
     def clear(self) -> bool:
+        """Every key of this cache. With a KEY_PREFIX that is only the keys under it (SCAN, then UNLINK in batches), never
+        FLUSHDB: caches that share one Redis database under their own prefixes (each test process has one,
+        config/settings/test.py, and `make test` runs two pytest-xdist workers on one database) must not wipe each other's
+        keys. Without a prefix (production), FLUSHDB, as Django's RedisCache does."""
         try:
-            return super().clear()
+            if not self.key_prefix:
+                return super().clear()
+            client = self._cache.get_client(write=True)
+            # Django's key function: "<prefix>:<version>:<key>". The prefix is escaped for SCAN's glob pattern.
+            pattern = "".join("\\" + c if c in "*?[]\\" else c for c in self.key_prefix) + ":*"
+            batch: list[bytes] = []
+            for key in client.scan_iter(match=pattern, count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                client.unlink(*batch)
+            return True
         except UNREACHABLE as exc:
             self._degraded("clear", exc)
             return False

@@ -50,13 +50,24 @@ def sync_role_permissions(*, using: str = DEFAULT_DB_ALIAS) -> dict[str, list[st
     from django.contrib.auth.models import Group, Permission
 
     wanted = declared_role_permissions()
+    declared = {dotted.partition(".")[::2] for perms in wanted.values() for dotted in perms}
+    # Every declared permission in one query (it was one per permission: ~150, a third of a second, and this runs after
+    # every migrate, every test-database flush and in each test that makes staff users). Permission's own ordering, the
+    # first of each (app_label, codename) kept: the one `.filter(...).first()` found.
+    existing: dict[tuple[str, str], Permission] = {}
+    if declared:
+        candidates = Permission.objects.using(using).select_related("content_type").filter(
+            content_type__app_label__in={app_label for app_label, _ in declared}, codename__in={codename for _, codename in declared}
+        )
+        for perm in candidates:
+            existing.setdefault((perm.content_type.app_label, perm.codename), perm)
     missing: dict[str, list[str]] = {}
     for role in ROLES:
         group, _ = Group.objects.using(using).get_or_create(name=role)
         found = []
         for dotted in sorted(wanted.get(role, ())):
             app_label, _, codename = dotted.partition(".")
-            perm = Permission.objects.using(using).filter(content_type__app_label=app_label, codename=codename).first()
+            perm = existing.get((app_label, codename))
             if perm is None:
                 missing.setdefault(role, []).append(dotted)
             else:

@@ -1,5 +1,6 @@
 """Tests run against real PostgreSQL and Redis, as production does."""
 
+import os
 import uuid
 
 from apps.core.cache import redis_cache, redis_channel_layer
@@ -23,5 +24,10 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/min", "user": "10000/min", "auth": "10000/min"}  # noqa: F405
-PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / ".test-private-media")))  # noqa: F405
+# `make test` runs the suite in pytest-xdist workers (PYTEST_XDIST_WORKER gw0, gw1): pytest-django gives each its own
+# test database (a _gw0/_gw1 suffix), and each gets its own media directory here, so that report files of one name never
+# collide. Redis needs nothing more: the cache and channel prefixes above are per process, the cache's clear() deletes
+# only its own prefix (apps.core.cache), and the Celery worker tests each use a queue of their own.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PRIVATE_MEDIA_ROOT = Path(env("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / ".test-private-media" / _XDIST_WORKER)))  # noqa: F405
 STORAGES["default"]["OPTIONS"]["location"] = str(PRIVATE_MEDIA_ROOT)  # noqa: F405

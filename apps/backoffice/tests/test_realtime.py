@@ -219,7 +219,9 @@ def test_a_socket_without_a_token_is_closed_after_the_auth_timeout(settings):
 def test_an_open_socket_is_closed_when_its_token_expires(make_player):
     anna = make_player()
     token = AccessToken.for_user(anna.user)
-    token.set_exp(lifetime=timedelta(seconds=1))
+    # exp is whole seconds (truncated): a 1 s lifetime left anything from 0 to 1 s, and on a busy machine the token had
+    # expired before the socket's first balance (flaky). 3 s leaves at least 2 s to connect, then the test waits for it.
+    token.set_exp(lifetime=timedelta(seconds=3))
 
     async def scenario():
         socket = await _open(f"/ws/wallet/?token={token}")

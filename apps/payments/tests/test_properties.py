@@ -156,6 +156,7 @@ class WalletMachine(RuleBasedStateMachine):
         assert report.ok, report.breaches
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_wallet_operations_keep_the_books_straight(make_player, staff_user, kyc_approved):
     WalletMachine.make_player = staticmethod(make_player)
