@@ -44,6 +44,18 @@ def _fresh_backoff():
     realtime.reset_backoff()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """A channel layer of this test's own: channels-redis keeps asyncio locks bound to the loop that last waited on
+    them, and a socket left receiving by an earlier test of the same process (a browser test's live server, in
+    another loop, under pytest-xdist) would leave one locked for ever."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.pop("default", None)
+    yield
+    channel_layers.backends.pop("default", None)
+
+
 def _token(player) -> str:
     return str(AccessToken.for_user(player.user))
 
