@@ -82,7 +82,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
     state_file = shared / "django-test-db.json"
     with django_db_blocker.unblock(), _locked(shared / "django-test-db.lock"):
         state = json.loads(state_file.read_text()) if state_file.exists() else {"built": False, "cloned": 0}
-        if not state["built"]:
+        if not state["built"]:  # the first worker here; or a worker xdist restarted after the template was dropped
             connection.settings_dict["TEST"]["NAME"] = template
             setup_databases(verbosity=verbosity, interactive=False, aliases={"default"}, serialized_aliases=set())
             state["built"] = True
@@ -92,9 +92,10 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
         connection.creation.setup_worker_connection(worker)  # NAME is now the clone's: `own`
         connection.settings_dict["TEST"]["NAME"] = own
         state["cloned"] += 1
-        if state["cloned"] == request.config.workerinput["workercount"]:
+        if state["cloned"] >= request.config.workerinput["workercount"]:
             with connection.creation._nodb_cursor() as cursor:
                 cursor.execute(f"DROP DATABASE {connection.ops.quote_name(template)}")
+            state["built"] = False
         state_file.write_text(json.dumps(state))
     assert connection.settings_dict["NAME"] == own
     yield
