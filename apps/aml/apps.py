@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
-import threading
 import time
 from functools import partial
 
 from django.apps import AppConfig
 from django.conf import settings
 from django.db import transaction
+
+from apps.core.batching import Batcher
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ BROKER_BACKOFF_SECONDS = 30.0
 _skip_until = 0.0
 
 
-def enqueue(task, *args) -> None:
+def enqueue(task, *args, argsrepr: str | None = None) -> None:
     """Send a task now; if the broker is down, log and carry on: the scheduled sweep reads the ledger's
     log from its watermark and finds the same work (ARCHITECTURE.md, "Events leave through the ledger's own log")."""
     global _skip_until
@@ -28,61 +28,27 @@ def enqueue(task, *args) -> None:
         logger.info("aml: broker recently unreachable; %s%s left to the sweep", task.name, args)
         return
     try:
-        task.apply_async(args=args, retry=False)
+        task.apply_async(args=args, retry=False, argsrepr=argsrepr)
     except Exception:
         _skip_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning("aml: could not enqueue %s%s; the sweep will pick it up", task.name, args, exc_info=True)
 
 
-class PostingBatcher:
-    """Collects the ids of committed postings and sends them as one evaluation task per window.
+class PostingBatcher(Batcher[int]):
+    """Collects the ids of committed postings and sends them as one evaluation task per window (apps.core.batching).
 
     Sending a Celery task costs the posting process about 0.8 ms of CPU (bench/profiles): on a round with a
     win that was a fifth of the web server's work for the request. The evaluation is idempotent and the sweep
     re-reads every posting anyway, so the ids of the postings committed in this process within
     AML_REALTIME_BATCH_SECONDS go out together from a background thread, off the request: alerts still come
     within a fraction of a second (near-real time, issue #9), and a process that dies with ids not yet sent
-    loses nothing the sweep will not find. A window of 0 sends each posting's task on commit, in the
-    committing thread (the suite's default, so its assertions need not wait).
+    loses nothing the sweep will not find.
     """
 
-    MAX_IDS = 500  # per task: one task stays short enough to be retried cheaply
+    MAX_IDS = Batcher.MAX_ITEMS
 
     def __init__(self, send, window: float) -> None:
-        self._send = send
-        self.window = window
-        self._ids: list[int] = []
-        self._lock = threading.Lock()
-        self._due = threading.Event()
-        self._pid: int | None = None
-
-    def add(self, transaction_id: int) -> None:
-        if self.window <= 0:
-            self._send([transaction_id])
-            return
-        with self._lock:
-            if self._pid != os.getpid():  # first use in this process (a forked web worker starts without the thread)
-                self._pid = os.getpid()
-                self._ids = []
-                threading.Thread(target=self._run, name="aml-posting-batcher", daemon=True).start()
-            self._ids.append(transaction_id)
-        self._due.set()
-
-    def flush(self) -> None:
-        with self._lock:
-            ids, self._ids = self._ids, []
-            self._due.clear()
-        for start in range(0, len(ids), self.MAX_IDS):
-            self._send(ids[start : start + self.MAX_IDS])
-
-    def _run(self) -> None:
-        while True:
-            self._due.wait()
-            time.sleep(self.window)  # let the window fill: one task for every posting committed meanwhile
-            try:
-                self.flush()
-            except Exception:  # never let the thread die: the next window tries again, the sweep covers the gap
-                logger.exception("aml: could not send a batch of postings for evaluation")
+        super().__init__(send, window, name="aml-posting-batcher")
 
 
 class AmlConfig(AppConfig):
@@ -104,7 +70,9 @@ class AmlConfig(AppConfig):
         register_hold_provider("aml", withdrawal_hold_reason)
 
         def send(transaction_ids: list[int]) -> None:
-            enqueue(tasks.evaluate_transactions, transaction_ids)
+            # A summary for logs and monitors instead of Celery's repr of up to 500 ids, computed per message.
+            enqueue(tasks.evaluate_transactions, transaction_ids,
+                    argsrepr=f"[{len(transaction_ids)} postings {transaction_ids[0]}..{transaction_ids[-1]}]")
 
         # Eager tasks (the embedded demo) run where they are sent: each on its own commit, in the request.
         window = 0.0 if settings.CELERY_TASK_ALWAYS_EAGER else settings.AML_REALTIME_BATCH_SECONDS
