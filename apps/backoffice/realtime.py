@@ -30,9 +30,10 @@ from functools import partial
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, transaction
 from django.urls import NoReverseMatch, reverse
 
+from apps.core.batching import Batcher
 from apps.core.money import Money
 from apps.ledger import selectors as ledger_selectors
 from apps.markets import selectors as market_selectors
@@ -128,34 +129,50 @@ def _presence_client(host: dict):
 
 
 def _listened(group: str) -> bool:
-    """Whether any socket is in `group` now, asked without sending: one Redis read (ZCOUNT of the group's live
-    members, as channels-redis keeps them) instead of the balance queries and a send that would reach nobody.
+    return group in _listened_groups([group])
+
+
+def _listened_groups(groups: list[str]) -> set[str]:
+    """Which of `groups` have a socket in them now, asked without sending: one Redis round trip per layer host
+    (a pipeline of ZCOUNTs of each group's live members, as channels-redis keeps them) instead of the balance
+    queries and a send that would reach nobody.
 
     A socket joins its group before it reads the balance it starts from (consumers.py), so a posting committed
     before this check is in that first balance, and one committed after it finds the socket here. Layers this
-    cannot ask (another backend, a Redis Sentinel host) answer True: the send itself then finds out, as before.
+    cannot ask (another backend, a Redis Sentinel host) answer every group: the send itself then finds out.
     """
     layer = get_channel_layer()
-    if layer is None:
-        return False
+    if layer is None or not groups:
+        return set()
     try:
         from channels_redis.core import RedisChannelLayer
     except ImportError:  # pragma: no cover - channels-redis is a dependency
         RedisChannelLayer = ()
     if isinstance(layer, RedisChannelLayer):
-        host = layer.hosts[layer.consistent_hash(group)]
-        if "address" not in host:
-            return True
-        try:
-            live_from = f"({int(time.time()) - layer.group_expiry}"
-            return bool(_presence_client(host).zcount(layer._group_key(group), live_from, "+inf"))
-        except Exception as exc:  # noqa: BLE001 - Redis down or slow: as a failed send, log, pause, move money on
-            _failed(group, exc)
-            return False
-    groups = getattr(layer, "groups", None)  # the in-memory layer of the embedded demo
-    if isinstance(groups, dict):
-        return bool(groups.get(group))
-    return True
+        by_host: dict[int, list[str]] = {}
+        for group in groups:
+            by_host.setdefault(layer.consistent_hash(group), []).append(group)
+        listened: set[str] = set()
+        live_from = f"({int(time.time()) - layer.group_expiry}"
+        for index, host_groups in by_host.items():
+            host = layer.hosts[index]
+            if "address" not in host:
+                listened.update(host_groups)
+                continue
+            try:
+                pipe = _presence_client(host).pipeline(transaction=False)
+                for group in host_groups:
+                    pipe.zcount(layer._group_key(group), live_from, "+inf")
+                counts = pipe.execute()
+            except Exception as exc:  # noqa: BLE001 - Redis down or slow: as a failed send, log, pause, move money on
+                _failed(host_groups[0], exc)
+                continue
+            listened.update(group for group, count in zip(host_groups, counts, strict=True) if count)
+        return listened
+    in_memory = getattr(layer, "groups", None)  # the in-memory layer of the embedded demo
+    if isinstance(in_memory, dict):
+        return {group for group in groups if in_memory.get(group)}
+    return set(groups)
 
 
 def _admin_url(name: str, pk: int) -> str | None:
@@ -202,10 +219,53 @@ def _amount_eur(movement: ledger_selectors.WalletMovement) -> Decimal | None:
         return None
 
 
+def _push_wallets(wallets: list[tuple[int, str]]) -> None:
+    """Push each moved wallet whose player has a socket open: one presence round trip for the whole batch,
+    then a balance read and a send per listened wallet (several postings of one wallet in a batch: one push
+    of its latest balance; the message's sequence orders it against the others)."""
+    if _paused():
+        return
+    unique = list(dict.fromkeys(wallets))
+    listened = _listened_groups([wallet_group(player_id) for player_id, _ in unique])
+    for player_id, currency in unique:
+        if wallet_group(player_id) in listened:
+            push_wallet(player_id=player_id, currency=currency)
+
+
+def _push_wallets_in_background(wallets: list[tuple[int, str]]) -> None:
+    """The batcher's thread: its database connection is kept and checked as a request's would be."""
+    close_old_connections()
+    try:
+        _push_wallets(wallets)
+    except Exception:
+        logger.exception("realtime: balance pushes for %s wallets failed", len(wallets))
+    finally:
+        close_old_connections()
+
+
+_wallet_batcher: Batcher[tuple[int, str]] | None = None
+_wallet_batcher_lock = threading.Lock()
+
+
+def wallet_pushes() -> Batcher[tuple[int, str]]:
+    """This process's batcher of wallet pushes (REALTIME_PUSH_BATCH_SECONDS; 0 pushes in the committing thread)."""
+    global _wallet_batcher
+    if _wallet_batcher is None:
+        with _wallet_batcher_lock:
+            if _wallet_batcher is None:
+                window = settings.REALTIME_PUSH_BATCH_SECONDS
+                _wallet_batcher = Batcher(
+                    _push_wallets_in_background if window > 0 else _push_wallets, window, name="realtime-wallet-pushes"
+                )
+    return _wallet_batcher
+
+
 def transaction_posted_receiver(sender, transaction_id: int, movements=None, **kwargs) -> None:
     """The ledger's after-commit signal: push each touched wallet's balance, and large movements to staff.
 
     The poster announces which wallets it moved (`movements`); only a sender that does not is read back.
+    The wallet pushes go through this process's batcher (apps.core.batching): a round's stake and win, and
+    every other posting committed within the window, share one presence check, off the request's thread.
     """
     if not settings.REALTIME_PUSH or _paused() or get_channel_layer() is None:
         return  # nobody could listen: not even the wallets are read
@@ -213,8 +273,7 @@ def transaction_posted_receiver(sender, transaction_id: int, movements=None, **k
         if movements is None:
             movements = ledger_selectors.transaction_wallet_movements(transaction_id=transaction_id)
         for movement in movements:
-            if _listened(wallet_group(movement.player_id)):
-                push_wallet(player_id=movement.player_id, currency=movement.currency)
+            wallet_pushes().add((movement.player_id, movement.currency))
             amount_eur = _amount_eur(movement)
             if amount_eur is not None and amount_eur >= large_transaction_threshold_eur():
                 push_staff(

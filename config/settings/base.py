@@ -76,6 +76,16 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# An API request without a cookie runs only these (apps.core.asgi._CookielessApiChain): JWT authentication needs no
+# session, CSRF, django-otp or messages. A subsequence of MIDDLEWARE, in its order (a test checks it).
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
@@ -355,6 +365,10 @@ UNFOLD = {
 # --- Live updates over WebSockets (apps/backoffice/realtime.py, README "WebSockets") ---
 # Push balances and staff events after commit. scripts/bench.py turns it off: it measures the ledger alone.
 REALTIME_PUSH = env.bool("REALTIME_PUSH", default=True)
+# Wallet pushes of the postings a process commits within this many seconds go out together, from a background
+# thread (apps.core.batching): one presence check per batch instead of one per posting in the request. 0: each
+# posting's push in the committing thread, as the suite runs.
+REALTIME_PUSH_BATCH_SECONDS = env.float("REALTIME_PUSH_BATCH_SECONDS", default=0.05)
 
 # GET /api/v1/wallet answered on the ASGI event loop for a valid player token (apps/payments/fast_wallet.py), with
 # this many async PostgreSQL connections per web process besides Django's (README, "Web servers").

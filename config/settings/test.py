@@ -21,6 +21,8 @@ CACHES = {"default": redis_cache(REDIS_URL, KEY_PREFIX=f"test-{uuid.uuid4().hex[
 # Groups and channels under a per-process prefix too, so parallel runs on one Redis db never cross.
 CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL, prefix=f"test-{uuid.uuid4().hex[:8]}")}
 CELERY_TASK_ALWAYS_EAGER = True
+# Each posting's balance push in the committing thread, so the socket tests' assertions need not wait for a batch.
+REALTIME_PUSH_BATCH_SECONDS = 0.0
 CELERY_BROKER_URL = "memory://"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/min", "user": "10000/min", "auth": "10000/min"}  # noqa: F405

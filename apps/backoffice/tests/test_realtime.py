@@ -45,6 +45,12 @@ def _fresh_backoff():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_wallet_batcher(monkeypatch):
+    """Each test's batcher is built from its own settings."""
+    monkeypatch.setattr(realtime, "_wallet_batcher", None)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_channel_layer():
     """A channel layer of this test's own: channels-redis keeps asyncio locks bound to the loop that last waited on
     them, and a socket left receiving by an earlier test of the same process (a browser test's live server, in
@@ -306,6 +312,39 @@ def test_redis_down_money_keeps_moving_and_the_failure_is_logged(make_player, se
     assert str(wallet_balances(player=anna).cash) == "15.00"
     errors = [r for r in caplog.records if r.name == "apps.backoffice.realtime" and r.levelno == logging.ERROR]
     assert len(errors) == 1 and "could not push" in errors[0].getMessage()
+
+
+def test_pushes_batched_in_the_background_check_presence_once_and_push_each_listened_wallet_once(make_player, monkeypatch):
+    """REALTIME_PUSH_BATCH_SECONDS > 0 (production): the postings committed within the window share one presence
+    check, from the batcher's thread; a wallet moved twice gets one push, of its latest balance; an unwatched one none."""
+    from apps.core.batching import Batcher
+
+    anna, ben = make_player(), make_player()
+    checks: list[list[str]] = []
+    sent: list[str] = []
+    listened_groups, send = realtime._listened_groups, realtime._send
+    monkeypatch.setattr(realtime, "_listened_groups", lambda groups: checks.append(list(groups)) or listened_groups(groups))
+    monkeypatch.setattr(realtime, "_send", lambda group, message: sent.append(group) or send(group, message))
+    monkeypatch.setattr(realtime, "_wallet_batcher", Batcher(realtime._push_wallets_in_background, 0.5, name="test-wallet-pushes"))
+
+    async def scenario():
+        socket, joined = await wallet_socket(anna)
+        assert joined["cash"] == "0.00"
+
+        def three_postings():
+            _deposit(anna, "5.00")
+            _deposit(ben, "6.00")
+            _deposit(anna, "7.00")
+
+        await database_sync_to_async(three_postings)()
+        pushed = await socket.receive_json_from(timeout=5)
+        assert pushed["cash"] == "12.00"
+        assert await socket.receive_nothing(timeout=0.6) is True
+        await socket.disconnect()
+
+    run(scenario)
+    assert checks == [[realtime.wallet_group(anna.pk), realtime.wallet_group(ben.pk)]]
+    assert sent == [realtime.wallet_group(anna.pk)]
 
 
 def test_with_pushing_off_the_receiver_reads_nothing(make_player, settings, django_assert_num_queries):
