@@ -133,7 +133,7 @@ class Dice(Engine):
         return k < target_k if choices["direction"] == "under" else k > target_k
 
     def win_multiplier(self, rtp: Decimal, choices: dict[str, Any]) -> Fraction:
-        return rtp_fraction(rtp) * DICE_ROLLS / self.winning_rolls(choices)
+        return _dice_multiplier(rtp, self.winning_rolls(choices))
 
     def play(self, *, units: list[int], stake_minor: int, rtp: Decimal, choices: dict[str, Any]) -> Play:
         k = scaled(units[0], DICE_ROLLS)
@@ -150,7 +150,7 @@ class Dice(Engine):
         return Play(payout_minor=payout, outcome=outcome, multiplier=multiplier if win else Fraction(0))
 
     def variance_per_unit(self, *, rtp: Decimal, choices: dict[str, Any]) -> float:
-        return _one_prize_variance(Fraction(self.winning_rolls(choices), DICE_ROLLS), self.win_multiplier(rtp, choices))
+        return _dice_variance(rtp, self.winning_rolls(choices))
 
     def outcome_table(self, *, rtp: Decimal, choices: dict[str, Any]) -> list[tuple[Fraction, Fraction]]:
         multiplier = self.win_multiplier(rtp, choices)
@@ -304,6 +304,18 @@ class Slot(Engine):
             (p, self.multiplier(rtp, slot_base_multiplier(tuple(REEL_STRIP[i] for i in combo))))
             for combo in product(range(len(REEL_STRIP)), repeat=REELS)
         ]
+
+
+# Exact Fraction arithmetic on every round (a multiplier, then a variance) cost more CPU than drawing the outcome;
+# both depend only on the RTP and the count of winning rolls, of which a session plays few.
+@lru_cache(maxsize=4096)
+def _dice_multiplier(rtp: Decimal, winning_rolls: int) -> Fraction:
+    return rtp_fraction(rtp) * DICE_ROLLS / winning_rolls
+
+
+@lru_cache(maxsize=4096)
+def _dice_variance(rtp: Decimal, winning_rolls: int) -> float:
+    return _one_prize_variance(Fraction(winning_rolls, DICE_ROLLS), _dice_multiplier(rtp, winning_rolls))
 
 
 @lru_cache(maxsize=64)
