@@ -8,6 +8,7 @@ handshake failure:
 |---|---|---|
 | 4400 | `validation_error` | the first message is not JSON `{"token": "..."}` |
 | 4401 | `not_authenticated`, `token_invalid` | no staff session; a bad, expired or forged token (also at expiry) |
+| 4401 | `two_factor_required` | a staff session that has not passed the second factor its user requires |
 | 4403 | `permission_denied` | authenticated, but not a player (wallet) or without a staff role that has a live feed (staff) |
 | 4408 | `not_authenticated` | no token arrived within WS_AUTH_TIMEOUT_SECONDS |
 """
@@ -30,6 +31,7 @@ from apps.core import clock
 from apps.ledger import selectors as ledger_selectors
 
 from . import realtime
+from .second_factor import otp_user, second_factor_missing
 
 logger = logging.getLogger(__name__)
 
@@ -146,10 +148,18 @@ class WalletConsumer(_ClosingConsumer):
 # --- The staff dashboard -------------------------------------------------------------------------
 
 
-def _staff_feeds(user) -> list[str]:
-    """The feeds this staff user's roles allow (realtime.STAFF_FEEDS), checked like the admin pages."""
+def _staff_feeds(user, session) -> list[str]:
+    """The feeds this staff user's roles allow (realtime.STAFF_FEEDS), checked like the admin pages.
+
+    The second factor too, by the admin's own rule (second_factor): the feed shows AML alerts, withdrawals and
+    large transactions, which a session that has only given a password may not see on the admin's pages either.
+    """
     if not (user and user.is_authenticated and user.is_active and user.is_staff):
         raise Refused(CLOSE_NOT_AUTHENTICATED, "not_authenticated", "Log in to the back-office first.")
+    if second_factor_missing(otp_user(user, session)):
+        raise Refused(
+            CLOSE_NOT_AUTHENTICATED, "two_factor_required", "Enter your two-factor code in the back-office first, then reload."
+        )
     feeds = [kind for kind, (_group, permission) in realtime.STAFF_FEEDS.items() if user.has_perm(permission)]
     if not feeds:
         raise Refused(CLOSE_FORBIDDEN, "permission_denied", "Your role has no live feed.")
@@ -158,8 +168,9 @@ def _staff_feeds(user) -> list[str]:
 
 class StaffConsumer(_ClosingConsumer):
     """`/ws/staff/`: new AML alerts (compliance), withdrawals awaiting approval (operator) and large
-    transactions (ledger readers), for the dashboard. Authenticated by the admin's session cookie; the
-    origin must be one of ALLOWED_HOSTS (config/asgi.py), so another site cannot ride that cookie.
+    transactions (ledger readers), for the dashboard. Authenticated by the admin's session cookie, which must
+    have passed the second factor where its user requires one (as on the admin's pages); the origin must be
+    one of ALLOWED_HOSTS (config/asgi.py), so another site cannot ride that cookie.
 
     The first message is `{"type": "hello", "feeds": [...]}`: the feeds this user receives.
     """
@@ -170,7 +181,7 @@ class StaffConsumer(_ClosingConsumer):
         self.groups_joined = []
         await self.accept()
         try:
-            feeds = await database_sync_to_async(_staff_feeds)(self.scope.get("user"))
+            feeds = await database_sync_to_async(_staff_feeds)(self.scope.get("user"), self.scope.get("session"))
         except Refused as refused:
             await self.refuse(refused)
             return

@@ -1,22 +1,19 @@
-"""Two-factor authentication for staff roles that require it (STAFF_2FA_REQUIRED_ROLES; production: operator, compliance)."""
+"""Two-factor authentication for the staff who require it (second_factor.two_factor_required: the roles in
+STAFF_2FA_REQUIRED_ROLES, production: operator and compliance, and superusers wherever any role requires it)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
+
+from .second_factor import second_factor_missing
 
 # The pages a signed-in member of staff needs before the second factor: set it up, enter it, or leave.
 _OPEN = ("backoffice_2fa_setup", "backoffice_2fa_verify", "admin:logout", "admin:login", "admin:jsi18n")
 
 
-def two_factor_required(user) -> bool:
-    roles = set(settings.STAFF_2FA_REQUIRED_ROLES)
-    return bool(roles) and user.is_authenticated and user.is_staff and user.groups.filter(name__in=roles).exists()
-
-
 class StaffTwoFactorMiddleware:
-    """Sends staff of a role that requires 2FA to set up or enter their TOTP code before any other admin page."""
+    """Sends staff who require 2FA to set up or enter their TOTP code before any other admin page."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -32,8 +29,7 @@ class StaffTwoFactorMiddleware:
             user is not None
             and request.path.startswith(self._admin_prefix)
             and request.path not in {reverse(name) for name in _OPEN}
-            and not user.is_verified()
-            and two_factor_required(user)
+            and second_factor_missing(user)
         ):
             from django_otp import user_has_device
 

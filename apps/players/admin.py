@@ -242,6 +242,24 @@ class TagForm(forms.Form):
     reason = forms.CharField(max_length=255)
 
 
+class PageHeading:
+    """The player as the last crumb of the page header (unfold's `header_title` tag links it by `_meta` and `pk` and
+    names it by str()). The page names the player for a reader; the model's own str() keeps the public UUID, which
+    the audit rows (admin log, history) store to tell one player from another."""
+
+    def __init__(self, player: Player, title: str) -> None:
+        self._meta = player._meta
+        self.pk = player.pk
+        self.title = title
+
+    def __str__(self) -> str:
+        return self.title
+
+
+def player_page_title(player: Player) -> str:
+    return f"Player 360 · {player.user.get_full_name() or player.user.email}"
+
+
 @admin.register(Player)
 class PlayerAdmin(CsvExportAdminMixin, AuditedHistoryAdmin):
     """The player list (fits 1440 px: no UUID; balance and KYC come from their apps through core.player_list)
@@ -400,7 +418,11 @@ class PlayerAdmin(CsvExportAdminMixin, AuditedHistoryAdmin):
                 player_tabs=[(key, label, f"{change_url}?tab={key}") for key, label in tabs],
                 active_tab=active,
                 tab_content=render_player_overview(obj, request=request, tab=active),
-                title=f"{obj.user.get_full_name() or obj.user.email} — {obj.user.email}",
+                # The browser tab and the header: "Player 360 · Anna Schmidt", not Django's "Change player" after
+                # str(obj) (the email and a raw UUID).
+                title=player_page_title(obj),
+                subtitle=None,
+                page_heading=PageHeading(obj, player_page_title(obj)),
             )
             if self.has_change_status_permission(request, obj):
                 extra_context["status_transitions"] = [

@@ -17,7 +17,8 @@
     withdrawal: "Withdrawal awaiting approval",
     large_transaction: "Large transaction",
   };
-  // Closed for a reason that reconnecting cannot fix: not logged in (4401) or no feed for this role (4403).
+  // Closed for a reason that reconnecting cannot fix: not logged in, or the second factor not passed (4401), or no
+  // feed for this role (4403).
   var FINAL_CODES = { 4401: true, 4403: true, 4404: true };
 
   function describe(event) {

@@ -20,6 +20,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import transaction
 from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from apps.backoffice import realtime
@@ -382,14 +384,20 @@ def test_a_posting_nobody_listens_to_reads_no_balances_and_sends_nothing(make_pl
 # --- the staff feed ------------------------------------------------------------------------------
 
 
-def _session_cookie(user) -> tuple[bytes, bytes]:
+def _session_cookie(user, otp_device=None) -> tuple[bytes, bytes]:
+    """A logged-in admin session; with `otp_device`, one that has passed the second factor with it (as the
+    2FA verify page leaves it: django_otp.login stores the device's persistent id in the session)."""
     client = Client()
     client.force_login(user)
+    if otp_device is not None:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = otp_device.persistent_id
+        session.save()
     return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
 
 
-async def staff_socket(user) -> WebsocketCommunicator:
-    cookie = await database_sync_to_async(_session_cookie)(user)
+async def staff_socket(user, otp_device=None) -> WebsocketCommunicator:
+    cookie = await database_sync_to_async(_session_cookie)(user, otp_device)
     return await _open("/ws/staff/", headers=(ORIGIN, cookie))
 
 
@@ -416,6 +424,60 @@ def test_each_role_gets_the_feeds_it_may_see(staff_user):
         await compliance_socket.disconnect()
 
     run(scenario)
+
+
+def _device(user, *, confirmed: bool = True) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=user, name="phone", confirmed=confirmed)
+
+
+@pytest.mark.parametrize("who", ["operator", "compliance", "superuser"])
+def test_where_2fa_is_required_the_staff_feed_opens_only_to_a_session_that_passed_it(staff_user, settings, who):
+    settings.STAFF_2FA_REQUIRED_ROLES = ["operator", "compliance"]  # production's rule (config/settings/production.py)
+    user = staff_user(superuser=True) if who == "superuser" else staff_user(who)
+    device = _device(user)
+
+    async def scenario():
+        # A password alone (logged in, no code entered) is refused, although the user has a device.
+        assert await refusal(await staff_socket(user)) == ("two_factor_required", 4401)
+        verified = await staff_socket(user, otp_device=device)
+        hello = await verified.receive_json_from(timeout=5)
+        assert hello["type"] == "hello" and hello["feeds"]
+        await verified.disconnect()
+
+    run(scenario)
+
+
+def test_a_session_verified_by_someone_elses_or_an_unconfirmed_device_is_refused(staff_user, settings):
+    settings.STAFF_2FA_REQUIRED_ROLES = ["operator", "compliance"]
+    operator, compliance = staff_user("operator"), staff_user("compliance")
+    colleagues_device, unconfirmed = _device(compliance), _device(operator, confirmed=False)
+
+    async def scenario():
+        assert await refusal(await staff_socket(operator, otp_device=colleagues_device)) == ("two_factor_required", 4401)
+        assert await refusal(await staff_socket(operator, otp_device=unconfirmed)) == ("two_factor_required", 4401)
+
+    run(scenario)
+
+
+def test_where_2fa_is_optional_a_password_session_opens_the_feed_and_unrequired_roles_never_need_it(staff_user, settings):
+    operator, root = staff_user("operator"), staff_user(superuser=True)
+
+    async def scenario():
+        # The demo and test settings: no role must pass a second factor, superusers neither.
+        for user in (operator, root):
+            socket = await staff_socket(user)
+            assert (await socket.receive_json_from(timeout=5))["type"] == "hello"
+            await socket.disconnect()
+
+    run(scenario)
+    settings.STAFF_2FA_REQUIRED_ROLES = ["operator", "compliance"]
+    support = staff_user("support")
+
+    async def unrequired_role():
+        # Support is not a required role: it gets past the second factor to the role check (no feed: 4403).
+        assert await refusal(await staff_socket(support)) == ("permission_denied", 4403)
+
+    run(unrequired_role)
 
 
 def test_a_new_aml_alert_reaches_compliance_at_its_committed_level_and_not_operators(staff_user, make_player):

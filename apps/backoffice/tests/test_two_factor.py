@@ -1,4 +1,4 @@
-"""Staff two-factor authentication: required of operators and compliance in production, optional in the demo."""
+"""Staff two-factor authentication: required of operators, compliance and superusers in production, optional in the demo."""
 
 from __future__ import annotations
 
@@ -69,6 +69,22 @@ def test_a_new_session_must_enter_the_code_again(client, staff_user, production_
     response = client.get(reverse("admin:index"))
     assert response["Location"].startswith(reverse("backoffice_2fa_verify"))
     client.post(reverse("backoffice_2fa_verify"), {"token": _code(device)})
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_a_superuser_is_held_to_the_second_factor_in_production_but_not_in_the_demo(client, staff_user, settings, production_2fa):
+    root = staff_user(superuser=True)  # in no role group: every power comes from is_superuser
+    client.force_login(root)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("backoffice_2fa_setup"))
+    assert client.get(reverse("admin:ledger_account_changelist")).status_code == 302
+    device = TOTPDevice.objects.create(user=root, name="phone", confirmed=True)
+    assert client.get(reverse("admin:index"))["Location"].startswith(reverse("backoffice_2fa_verify"))
+    client.post(reverse("backoffice_2fa_verify"), {"token": _code(device)})
+    assert client.get(reverse("admin:index")).status_code == 200
+
+    settings.STAFF_2FA_REQUIRED_ROLES = []  # the demo and test settings: optional for superusers as for the others
+    client.force_login(staff_user(superuser=True))
     assert client.get(reverse("admin:index")).status_code == 200
 
 

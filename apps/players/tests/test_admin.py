@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -140,6 +143,16 @@ def test_player_page_shows_the_360_panel(as_role, player, fund):
     assert "12.34 EUR" in text  # cash, from the ledger
     assert "KYC status" in text
     assert "Suspend…" in text
+    # The browser tab and the page header name the player readably: not "Change player", not the raw public UUID.
+    name = player.user.get_full_name()
+    assert _text(re.search(r"<title>(.*?)</title>", text, re.S).group(1)) == f"Player 360 · {name} | Casino back-office"
+    heading = _text(re.search(r"<h1[^>]*>(.*?)</h1>", text, re.S).group(1))
+    assert heading.endswith(f"Player 360 · {name}")
+    assert str(player.public_id) not in heading
+
+
+def _text(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def test_a_broken_panel_does_not_break_the_page(as_role, player, monkeypatch):
