@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from apps.core.errors import AccountBlocked, PermissionDenied, SelfExcluded
 
@@ -93,18 +93,43 @@ def player_device_ids(*, player_ids: Iterable[int]) -> dict[int, str]:
     return dict(Player.objects.filter(pk__in=list(player_ids)).values_list("pk", "device_id"))
 
 
-def status_history(*, player_ids: Iterable[int], start: datetime, end: datetime) -> dict[int, list[dict]]:
-    """Each player's status at every change in the period (historical rows), oldest first."""
-    history: dict[int, list[dict]] = defaultdict(list)
-    rows = (
-        Player.history.filter(id__in=list(player_ids), history_date__gte=start, history_date__lt=end)
-        .order_by("id", "history_date", "history_id")
-        .values("id", "status", "activated_at", "history_date")
+_STATUS_ROW = ("id", "status", "activated_at", "legally_barred_at", "history_date")
+_NO_ROW = object()
+
+
+def _status_facts(row: dict) -> Hashable:
+    return row["status"], row["activated_at"] is not None, row["legally_barred_at"] is not None
+
+
+def status_history(
+    *, player_ids: Iterable[int], start: datetime, end: datetime, key: Callable[[dict], Hashable] = _status_facts
+) -> dict[int, list[dict]]:
+    """Each player's status at every change of it in the period (historical rows), oldest first.
+
+    A row is a change when its `key` differs from the player's row before it, the last one before the period
+    included: a period in which only other fields changed (an address, a phone) has no change. The default key
+    is the status facts (status, activated, legally barred); a regulator's report passes its own status code,
+    since a code can change while our status does not (a self-excluded player the national register then names
+    becomes the DGOJ's PR) and stay while it does. Rows carry `id`, `status`, `activated_at`, `legally_barred_at`
+    and `history_date`. Three queries, whatever the number of players and rows.
+    """
+    ids = list(player_ids)
+    previous = Subquery(
+        Player.history.filter(id=OuterRef("pk"), history_date__lt=start).order_by("-history_date", "-history_id").values("history_id")[:1]
     )
+    before = [pk for pk in Player.objects.filter(pk__in=ids).annotate(previous=previous).values_list("previous", flat=True) if pk]
+    last = {row["id"]: key(row) for row in Player.history.filter(history_id__in=before).values(*_STATUS_ROW)}
+    rows = (
+        Player.history.filter(id__in=ids, history_date__gte=start, history_date__lt=end)
+        .order_by("id", "history_date", "history_id")
+        .values(*_STATUS_ROW)
+    )
+    history: dict[int, list[dict]] = defaultdict(list)
     for row in rows:
-        entries = history[row["id"]]
-        if not entries or entries[-1]["status"] != row["status"]:
-            entries.append(row)
+        reported = key(row)
+        if last.get(row["id"], _NO_ROW) != reported:
+            history[row["id"]].append(row)
+        last[row["id"]] = reported
     return history
 
 

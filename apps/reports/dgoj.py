@@ -212,12 +212,31 @@ class DgojReport(ReportType):
 
 # --- RUD -------------------------------------------------------------------------------------------
 
-# The regulator's status (REPORTS.md, RUD "status"). PR (national exclusion register) and CD (deceased)
-# need facts we do not hold yet: they come with the RGIAJ check and a deceased flag.
-def estado_cnj(*, status: str, activated: bool) -> str:
+# The regulator's status (REPORTS.md, RUD "status"). CD (deceased) needs a fact we do not hold yet: no
+# deceased flag or closure reason exists, so a deceased player's closed account is reported C.
+def estado_cnj(*, status: str, activated: bool, legally_barred: bool = False) -> str:
+    """The EstadoCNJ of a player's status facts.
+
+    PR ("prohibido"): the person is on the national register of access bans (RGIAJ, Ley 13/2011 arts. 6 and
+    22, RD 1614/2011) and the operator barred the account for it (apps.players: `legally_barred_at`). Our
+    status is then self_excluded, the same as a player who excluded themselves with us (AE), so the mark
+    decides. It wins over every status but closed: an account still open for a barred person is PR whatever
+    its status says, while a closed account is C (cancelled), as for any other closed account.
+    """
+    if status == PlayerStatus.CLOSED:
+        return "C"
+    if legally_barred:
+        return "PR"
     if status == PlayerStatus.ACTIVE:
         return "A" if activated else "PV"
-    return {PlayerStatus.SUSPENDED: "S", PlayerStatus.SELF_EXCLUDED: "AE", PlayerStatus.CLOSED: "C"}.get(status, "O")
+    return {PlayerStatus.SUSPENDED: "S", PlayerStatus.SELF_EXCLUDED: "AE"}.get(status, "O")
+
+
+def _reported_status(row: dict) -> tuple[str, str]:
+    """What the RUD's status history reports of one historical player row: EstadoCNJ and EstadoOperador. The
+    history lists a row each time this changes (e.g. AE to PR when the register names a self-excluded player)."""
+    code = estado_cnj(status=row["status"], activated=row["activated_at"] is not None, legally_barred=row["legally_barred_at"] is not None)
+    return code, row["status"]
 
 
 _LIMIT_TYPES = {LimitKind.DEPOSIT: "Deposito", LimitKind.WAGER: "Participacion", LimitKind.LOSS: "Gasto"}
@@ -265,7 +284,7 @@ class DgojRudDaily(DgojReport):
         limits = selectors.limits_of(player_ids=ids, end=end)
         exclusions = selectors.exclusions_of(player_ids=ids, end=end)
         kyc = selectors.kyc_of(player_ids=ids)
-        history = selectors.status_history(player_ids=ids, start=start, end=end)
+        history = selectors.status_history(player_ids=ids, start=start, end=end, key=_reported_status)
         changed = set(selectors.players_new_or_changed(start=start, end=end).filter(pk__in=ids)) if self.period_kind == "month" else None
         for player in players:
             yield self.jugador(
@@ -330,22 +349,22 @@ class DgojRudDaily(DgojReport):
             _e(item, "Autocontinuacion", "N")
             _e(item, "FechaSolicitudCambioExclusion", fecha_hora(exclusion.requested_at, tz))
         estado = _e(jugador, "Estado")
-        current = estado_cnj(status=player.status, activated=player.activated_at is not None)
+        current = estado_cnj(
+            status=player.status, activated=player.activated_at is not None, legally_barred=player.legally_barred_at is not None
+        )
         _e(estado, "EstadoCNJ", current)
+        # Our own label, as is: a legally barred player is self_excluded with us; EstadoCNJ tells PR from AE.
         _e(estado, "EstadoOperador", player.status)
         if current in ("S", "C"):
             # Required when S or C; a row from before the reason code existed says "other".
             motivo = _e(estado, "Motivo")
             _e(motivo, "MotivoSC", _STATUS_REASONS.get(player.status_reason_code, "Otros"))
             _e(motivo, "DescripcionSC", (player.status_reason or player.get_status_display())[:1000])
-        # Only the changes in the period; with none, the current status since the player's last change.
-        changes = history or [{"status": player.status, "activated_at": player.activated_at,
-                               "history_date": player.status_changed_at or player.created_at}]
-        for change in changes:
+        for code, status, since in self._historico(player, history):
             item = _e(estado, "Historico")
-            _e(item, "EstadoCNJ", estado_cnj(status=change["status"], activated=change["activated_at"] is not None))
-            _e(item, "EstadoOperador", change["status"])
-            _e(item, "Desde", fecha_hora(change["history_date"], tz))
+            _e(item, "EstadoCNJ", code)
+            _e(item, "EstadoOperador", status)
+            _e(item, "Desde", fecha_hora(since, tz))
         # No check against the national identity service (SVDI) is integrated yet.
         _e(jugador, "VSVDI", "N")
         documents = []
@@ -367,6 +386,25 @@ class DgojRudDaily(DgojReport):
         if player.device_id:
             _e(jugador, "IdDispositivo", player.device_id)
         return jugador
+
+    @staticmethod
+    def _historico(player, history: list[dict]) -> list[tuple[str, str, datetime]]:
+        """(EstadoCNJ, EstadoOperador, since) at each change of the reported status in the period, oldest first.
+
+        Only the changes in the period; with none, the current status since it last changed (the schema: "si no
+        hay cambios reportar el estado actual"). `history` holds the rows at which `_reported_status` changed.
+        """
+        if history:
+            return [(*_reported_status(row), row["history_date"]) for row in history]
+        code, status = _reported_status({"status": player.status, "activated_at": player.activated_at,
+                                         "legally_barred_at": player.legally_barred_at})
+        since = player.status_changed_at or player.created_at
+        if code == "PR":
+            # A bar on an already self-excluded player changes no status of ours: PR holds from the bar.
+            since = max(since, player.legally_barred_at)
+        elif code == "A" and player.activated_at is not None:
+            since = max(since, player.activated_at)  # PV until the activation
+        return [(code, status, since)]
 
     def _limite(self, jugador, *, kind: str, period: str, amount: str, activated, requested) -> None:
         tz = self.time_zone
