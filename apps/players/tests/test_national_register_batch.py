@@ -137,7 +137,7 @@ def test_a_barred_player_may_still_be_closed(make_player):
 
 def test_the_operators_reinstatement_does_not_make_a_barred_player_active(client, make_player, staff_user):
     """A barred player found suspended: what the return from a self-exclusion begun while suspended left before
-    this rule. The admin's Reinstate must not make them active."""
+    this rule (players.0011 re-bars such rows). The admin's Reinstate must not make them active."""
     from apps.core.errors import SelfExcluded
     from apps.players.models import Player
     from apps.players.services import player_reinstate
@@ -176,3 +176,30 @@ def test_lifting_the_bar_of_a_self_excluder_leaves_their_own_exclusion(client, m
     with pytest.raises(InvalidState, match="self-excluded this account"):  # nothing left to lift: their own exclusion
         player_reinstate_barred(player=player, actor=operator, reason="again")
 
+
+def test_the_migration_bars_again_the_players_the_old_return_let_back(make_player):
+    import importlib
+
+    from django.apps import apps
+
+    from apps.players.models import Player
+
+    rebar = importlib.import_module("apps.players.migrations.0011_rebar_players_returned_while_barred").rebar
+    returned, _ = _self_excluded_then_barred(make_player, "Marta", "Soler")
+    was_suspended, _ = _self_excluded_then_barred(make_player, "Pere", "Mas")
+    still_barred, _ = _self_excluded_then_barred(make_player, "Rosa", "Vila")
+    free = make_player(country="ES", first_name="Jordi", last_name="Pons")
+    # What the return from self-exclusion left before the rule: the status back, the bar still marked.
+    Player.objects.filter(pk=returned.pk).update(status=PlayerStatus.ACTIVE)
+    Player.objects.filter(pk=was_suspended.pk).update(status=PlayerStatus.SUSPENDED)
+
+    assert rebar(apps, None) == 2
+    for player in (returned, was_suspended, still_barred, free):
+        player.refresh_from_db()
+    assert (returned.status, was_suspended.status) == (PlayerStatus.SELF_EXCLUDED, PlayerStatus.SELF_EXCLUDED)
+    assert returned.legally_barred_register == "rgiaj"
+    assert returned.history.first().history_change_reason.startswith("Legally barred: self-excluded again")
+    assert returned.history.first().status == PlayerStatus.SELF_EXCLUDED
+    assert still_barred.history.first().history_change_reason.startswith("On the national self-exclusion register")
+    assert free.status == PlayerStatus.ACTIVE
+    assert rebar(apps, None) == 0
