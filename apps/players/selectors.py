@@ -52,6 +52,22 @@ def player_assert_can_play(player: Player) -> None:
         raise AccountBlocked(details={"status": player.status})
 
 
+def player_assert_not_legally_barred(player: Player) -> None:
+    """The one rule for every way back to play: a player the market's national self-exclusion register names
+    (legally barred) stays self-excluded, whatever their own self-exclusion does, until an operator lifts the bar
+    because the register no longer names them (players.services.player_reinstate_barred).
+
+    UKGC LCCP SR 3.5.4 (participation in GAMSTOP: a registered person may not gamble for the register's term) and
+    RD 1614/2011 art. 26 with Ley 13/2011 art. 22 (RGIAJ: a registered person may not take part in gambling).
+    Their own exclusion ending, and their own request to return, change neither.
+    """
+    if player.legally_barred_at is not None:
+        raise SelfExcluded(
+            "The national self-exclusion register names this person; the account stays self-excluded while it does.",
+            details={"reason": "legally_barred", "register": player.legally_barred_register},
+        )
+
+
 def player_assert_can_withdraw(player: Player) -> None:
     """Self-excluded players keep the right to take their money out; suspended or closed accounts do not."""
     if player.status not in (PlayerStatus.ACTIVE, PlayerStatus.SELF_EXCLUDED):

@@ -33,6 +33,7 @@ from apps.core.markets_hook import identity_on_national_register, market_codes, 
 from apps.core.money import MINOR_UNITS, Money
 
 from .models import ExcludedIdentity, IdentityKind, Player, PlayerNote, PlayerStatus, PlayerTag, StatusReason, Tag, User
+from .selectors import player_assert_not_legally_barred
 from .signals import player_logged_in, player_registered
 
 DEPOSIT_LIMIT_PERIODS = ("day", "week", "month")
@@ -187,13 +188,28 @@ def _transition(player: Player, method_name: str, *, actor: User | None, reason:
     if reason_code and reason_code not in StatusReason.values:
         raise ValidationFailed(details={"reason_code": [f"Choose one of {', '.join(StatusReason.values)}."]})
     locked = Player.objects.select_for_update().get(pk=player.pk)
+    before = locked.status
     fsm_step(locked, method_name)
+    _assert_bar_holds(locked, before=before)
     locked.status_reason = reason[:255]
     # Only a suspension or closure carries a structured reason (the regulator's RUD asks for it then).
     locked.status_reason_code = reason_code
     locked.status_changed_at = clock.now()
     save_with_history(locked, actor=actor, reason=reason)
     return locked
+
+
+def _assert_bar_holds(player: Player, *, before: str) -> None:
+    """Every status change passes here, so no path (the player's return from their own self-exclusion through
+    apps.limits, its periodic task, an operator's reinstatement in the admin) takes a legally barred player out of
+    self-exclusion, nor to active: only closing the account, or lifting the bar first (player_reinstate_barred).
+
+    UKGC LCCP SR 3.5.4 (GAMSTOP participation) and RD 1614/2011 art. 26 (RGIAJ): while the national register names
+    the person they may not gamble, however their own self-exclusion with us ends.
+    """
+    after = player.status
+    if after == PlayerStatus.ACTIVE or (before == PlayerStatus.SELF_EXCLUDED and after != PlayerStatus.CLOSED):
+        player_assert_not_legally_barred(player)
 
 
 @transaction.atomic
@@ -228,7 +244,8 @@ def player_self_exclude(*, player: Player, actor: User | None, reason: str) -> P
 
 @transaction.atomic
 def player_reactivate(*, player: Player, actor: User | None, reason: str) -> Player:
-    """Called by apps.limits only after the exclusion period has ended and the player asked to return."""
+    """Called by apps.limits only after the exclusion period has ended and the player asked to return.
+    Refused (SelfExcluded) while a national register bars the player: see _assert_bar_holds."""
     reactivated = _transition(player, "reactivate", actor=actor, reason=reason)
     _lift_exclusion(reactivated)
     return reactivated
@@ -306,8 +323,10 @@ def player_reinstate_barred(*, player: Player, actor: User | None, reason: str) 
     """Lift a bar that no longer holds: an account barred because its identity matched a self-excluded person
     or a national register, once neither applies (the person's own exclusion ended, the register dropped them).
 
-    Refused for the person's own self-exclusion (that ends only through apps.limits' return, after its period)
-    and while the reason for the bar still stands; an operator's decision, with a reason, in the history.
+    Refused while the reason for the bar still stands, and for the person's own self-exclusion (that ends only
+    through apps.limits' return, after its period); an operator's decision, with a reason, in the history. A player
+    who had self-excluded before the register named them keeps that self-exclusion: only the legal bar goes, and
+    they return through apps.limits' ordinary return like anyone else.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -315,10 +334,15 @@ def player_reinstate_barred(*, player: Player, actor: User | None, reason: str) 
     locked = Player.objects.select_for_update().select_related("user").get(pk=player.pk)
     if locked.status != PlayerStatus.SELF_EXCLUDED:
         raise InvalidState("This account is not barred.", details={"status": locked.status})
-    if locked.excluded_identities.filter(active=True).exists():
+    own_exclusion = locked.excluded_identities.filter(active=True).exists()
+    if own_exclusion and locked.legally_barred_at is None:
         raise InvalidState("The player self-excluded this account; it reopens only when they return after the period.")
     if _on_national_register(locked):
         raise InvalidState("The national self-exclusion register still names this person.")
+    if own_exclusion:
+        locked.legally_barred_at, locked.legally_barred_register = None, ""
+        save_with_history(locked, actor=actor, reason=f"Bar lifted, the player's own self-exclusion stands: {reason}")
+        return locked
     if identity_is_excluded(_player_fingerprints(locked), except_player_id=locked.pk):
         raise InvalidState("The identity still matches a self-excluded person.")
     Player.objects.filter(pk=locked.pk).update(legally_barred_at=None, legally_barred_register="")

@@ -39,6 +39,9 @@ Decisions (see also the regulations cited where they apply):
   the periodic task (reactivation_complete_due, every 15 minutes). protection_check only reads: it
   lets the player play from the end of the cooling-off and leaves the status write to the task. The
   return restores the status from before the exclusion: a suspended player comes back suspended.
+  A legally barred player (a national register names them) does not return: the request is refused, the
+  check does not honour a return asked for before the bar, and the task drops such a request (UKGC LCCP
+  SR 3.5.4, RD 1614/2011 art. 26; the rule is players.selectors.player_assert_not_legally_barred).
 - While a time-out or self-exclusion lasts, limits may only be made stricter: raises and removals
   are refused (403 self_excluded), so none is waiting to go live on the player's return.
 - `protection_session_start(player=...)` runs at login (apps.limits listens to the players app's

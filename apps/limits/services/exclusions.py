@@ -23,7 +23,7 @@ from apps.limits.selectors import (
 )
 from apps.limits.signals import exclusion_started
 from apps.players.models import PlayerStatus
-from apps.players.selectors import player_by_public_id
+from apps.players.selectors import player_assert_not_legally_barred, player_by_public_id
 from apps.players.services import player_reactivate, player_return_suspended, player_self_exclude
 
 from .lock import exclusion_details, fresh_player, is_int, iso, lock_protection
@@ -190,6 +190,9 @@ def self_exclusion_reactivate(*, player) -> PlayerProtection:
     current = fresh_player(player)
     if current.status != PlayerStatus.SELF_EXCLUDED:
         raise InvalidState("This account is not self-excluded.", details={"status": current.status})
+    # A national register's bar outlasts the player's own exclusion (UKGC LCCP SR 3.5.4, RD 1614/2011 art. 26):
+    # refused here rather than left to the status change, so no cooling-off starts that protection_check would honour.
+    player_assert_not_legally_barred(current)
     _end_expired_locked(protection, now)
     last = latest_self_exclusion(player_id=player.pk)
     if last is None or last.permanent or last.ended_at is None or last.end_reason != ExclusionEnd.EXPIRED:
@@ -219,12 +222,20 @@ def _complete_reactivation_locked(protection: PlayerProtection, player, now: dat
     reactivated = None
     if player.status == PlayerStatus.SELF_EXCLUDED:
         reason = "Self-exclusion ended; the player asked to return and the one-day cooling-off has passed"
-        if status_after_return(protection) == PlayerStatus.SUSPENDED:
-            reactivated = player_return_suspended(
-                player=player, actor=player.user, reason="Self-exclusion over; the earlier suspension stands"
-            )
-        else:
-            reactivated = player_reactivate(player=player, actor=player.user, reason=reason)
+        try:
+            if status_after_return(protection) == PlayerStatus.SUSPENDED:
+                reactivated = player_return_suspended(
+                    player=player, actor=player.user, reason="Self-exclusion over; the earlier suspension stands"
+                )
+            else:
+                reactivated = player_reactivate(player=player, actor=player.user, reason=reason)
+        except SelfExcluded:
+            # A national register barred them after they asked (the players app refuses the status change; its
+            # savepoint rolled back). The bar overrides the request as a new exclusion would: once it is lifted
+            # they ask again. Cleared so the task does not retry it every run.
+            protection.reactivation_requested_at = None
+            save_with_history(protection, actor=None, reason="Return refused: the player is legally barred (national register)")
+            return None
     protection.reactivation_requested_at = None
     protection.status_before_exclusion = ""
     save_with_history(protection, actor=player.user, reason="Return from self-exclusion completed")

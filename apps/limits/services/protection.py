@@ -28,7 +28,7 @@ from apps.limits.selectors import (
     window_flows,
 )
 from apps.players.models import PlayerStatus
-from apps.players.selectors import player_assert_can_play
+from apps.players.selectors import player_assert_can_play, player_assert_not_legally_barred
 
 from .lock import exclusion_details, fresh_player, iso, lock_protection_and_status
 
@@ -72,6 +72,10 @@ def _status_and_exclusions(player, protection, status: str, currency: str, amoun
         # The rare path: the whole player (read after the lock too), to see a due return from
         # self-exclusion or to refuse with the players app's own error.
         current = fresh_player(player)
+        if current.status == PlayerStatus.SELF_EXCLUDED:
+            # Legally barred (GAMSTOP, RGIAJ): no return from their own exclusion lets them play, not even one
+            # asked for before the register named them (UKGC LCCP SR 3.5.4, RD 1614/2011 art. 26).
+            player_assert_not_legally_barred(current)
         if current.status == PlayerStatus.SELF_EXCLUDED and return_due(protection, now):
             # The return took effect when its cooling-off ended; the task stores it. A suspension
             # from before the exclusion comes back with it.

@@ -97,3 +97,109 @@ def test_the_admin_offers_lifting_the_bar(client, make_player, staff_user):
     assert response.status_code == 302
     player.refresh_from_db()
     assert player.status == PlayerStatus.ACTIVE
+
+
+# --- A legal bar outlasts the player's own self-exclusion: no status change takes them back to play (UKGC LCCP
+# SR 3.5.4, GAMSTOP; RD 1614/2011 art. 26, RGIAJ). apps/limits/tests/test_legally_barred.py drives the return itself.
+
+
+def _self_excluded_then_barred(make_player, first_name: str, last_name: str):
+    from apps.limits.services import self_exclusion_start
+
+    player = make_player(country="ES", first_name=first_name, last_name=last_name)
+    self_exclusion_start(player=player, months=6)
+    entry = on_rgiaj(first_name, last_name)
+    assert national_register_batch_check()["barred"] == 1
+    player.refresh_from_db()
+    return player, entry
+
+
+@pytest.mark.parametrize("service", ["player_reactivate", "player_return_suspended"])
+def test_no_return_service_takes_a_barred_player_out_of_self_exclusion(make_player, service):
+    from apps.core.errors import SelfExcluded
+    from apps.players import services
+
+    player, _entry = _self_excluded_then_barred(make_player, "Marta", "Soler")
+    rows = player.history.count()
+    with pytest.raises(SelfExcluded) as refused:
+        getattr(services, service)(player=player, actor=None, reason="Self-exclusion over")
+    assert refused.value.details == {"reason": "legally_barred", "register": "rgiaj"}
+    player.refresh_from_db()
+    assert (player.status, player.legally_barred_register) == (PlayerStatus.SELF_EXCLUDED, "rgiaj")
+    assert player.history.count() == rows
+    assert player.excluded_identities.filter(active=True).exists()  # the person's own exclusion is not lifted either
+
+
+def test_a_barred_player_may_still_be_closed(make_player):
+    player, _entry = _self_excluded_then_barred(make_player, "Marta", "Soler")
+    assert player_close(player=player, actor=None, reason="Player asked to close").status == PlayerStatus.CLOSED
+
+
+def test_the_operators_reinstatement_does_not_make_a_barred_player_active(client, make_player, staff_user):
+    """A barred player found suspended: what the return from a self-exclusion begun while suspended left before
+    this rule (players.0011 re-bars such rows). The admin's Reinstate must not make them active."""
+    from apps.core.errors import SelfExcluded
+    from apps.players.models import Player
+    from apps.players.services import player_reinstate
+
+    player, _entry = _self_excluded_then_barred(make_player, "Marta", "Soler")
+    Player.objects.filter(pk=player.pk).update(status=PlayerStatus.SUSPENDED)
+    player.refresh_from_db()
+    with pytest.raises(SelfExcluded):
+        player_reinstate(player=player, actor=None, reason="Investigation closed")
+
+    client.force_login(staff_user("operator"))
+    response = client.post(f"/admin/players/player/{player.pk}/status/reinstate/", {"reason": "Investigation closed"}, follow=True)
+    assert "Not reinstated" in response.content.decode() and "national self-exclusion register" in response.content.decode()
+    player.refresh_from_db()
+    assert player.status == PlayerStatus.SUSPENDED and player.legally_barred_at is not None
+
+
+def test_lifting_the_bar_of_a_self_excluder_leaves_their_own_exclusion(client, make_player, staff_user):
+    operator = staff_user("operator")
+    player, entry = _self_excluded_then_barred(make_player, "Marta", "Soler")
+    client.force_login(operator)
+    url = f"/admin/players/player/{player.pk}/status/reactivate/"
+
+    response = client.post(url, {"reason": "Player says RGIAJ dropped them"}, follow=True)
+    assert "still names this person" in response.content.decode()
+    player.refresh_from_db()
+    assert player.legally_barred_at is not None
+
+    entry.delete()
+    assert client.post(url, {"reason": "RGIAJ no longer lists the player"}).status_code == 302
+    player.refresh_from_db()
+    assert (player.status, player.legally_barred_at, player.legally_barred_register) == (PlayerStatus.SELF_EXCLUDED, None, "")
+    assert player.excluded_identities.filter(active=True).exists()
+    latest = player.history.first()
+    assert latest.history_user == operator and latest.history_change_reason.startswith("Bar lifted, the player's own")
+    with pytest.raises(InvalidState, match="self-excluded this account"):  # nothing left to lift: their own exclusion
+        player_reinstate_barred(player=player, actor=operator, reason="again")
+
+
+def test_the_migration_bars_again_the_players_the_old_return_let_back(make_player):
+    import importlib
+
+    from django.apps import apps
+
+    from apps.players.models import Player
+
+    rebar = importlib.import_module("apps.players.migrations.0011_rebar_players_returned_while_barred").rebar
+    returned, _ = _self_excluded_then_barred(make_player, "Marta", "Soler")
+    was_suspended, _ = _self_excluded_then_barred(make_player, "Pere", "Mas")
+    still_barred, _ = _self_excluded_then_barred(make_player, "Rosa", "Vila")
+    free = make_player(country="ES", first_name="Jordi", last_name="Pons")
+    # What the return from self-exclusion left before the rule: the status back, the bar still marked.
+    Player.objects.filter(pk=returned.pk).update(status=PlayerStatus.ACTIVE)
+    Player.objects.filter(pk=was_suspended.pk).update(status=PlayerStatus.SUSPENDED)
+
+    assert rebar(apps, None) == 2
+    for player in (returned, was_suspended, still_barred, free):
+        player.refresh_from_db()
+    assert (returned.status, was_suspended.status) == (PlayerStatus.SELF_EXCLUDED, PlayerStatus.SELF_EXCLUDED)
+    assert returned.legally_barred_register == "rgiaj"
+    assert returned.history.first().history_change_reason.startswith("Legally barred: self-excluded again")
+    assert returned.history.first().status == PlayerStatus.SELF_EXCLUDED
+    assert still_barred.history.first().history_change_reason.startswith("On the national self-exclusion register")
+    assert free.status == PlayerStatus.ACTIVE
+    assert rebar(apps, None) == 0
