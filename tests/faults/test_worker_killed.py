@@ -22,6 +22,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -36,6 +37,7 @@ from apps.ledger.checks import verify_ledger
 from apps.ledger.models import Entry
 from apps.payments import services as payments
 from apps.reports.models import ReportRun, RunStatus
+from apps.reports.registry import report_type
 from apps.reports.services import report_run_request, report_run_sweep_stale
 from config.celery import app
 
@@ -142,7 +144,9 @@ def test_a_worker_killed_mid_report_leaves_it_failed_then_a_new_version_is_done(
         payments.deposit_create(player=player, amount=Money(Decimal("10.00"), "EUR"), method="sandbox", idempotency_key=f"wk-{n}")
     marker = tmp_path / "report.stopped"
     first = workers.start("report", marker)
-    period = clock.now().date().isoformat()
+    # The report's day is in its market's time zone, not UTC's: late in the UTC evening the deposits
+    # above are already on the next local day.
+    period = clock.now().astimezone(ZoneInfo(report_type("ledger_journal_daily").time_zone)).date().isoformat()
     run = report_run_request(report_type="ledger_journal_daily", period=period)  # queued on commit, on the broker
     _wait_until(marker.exists, "the worker to stop mid-report", process=first)
     assert ReportRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
