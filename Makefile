@@ -96,8 +96,9 @@ rng-report: venv
 screenshots: venv browser
 	$(PY) scripts/screenshots.py
 
+## make worker: the default queue and AML's real-time one (CELERY_TASK_ROUTES), as the Procfile's worker
 worker: venv
-	$(VENV)/bin/celery -A config worker -l info
+	$(VENV)/bin/celery -A config worker -l info -Q celery,aml
 
 beat: venv
 	$(VENV)/bin/celery -A config beat -l info

@@ -586,9 +586,10 @@ def main() -> int:
                                   token=compliance_token)
         if status != 202:
             failures.append(f"asking for the journal report answered {status} {body}")
-        # The one worker (concurrency 1) first drains the AML evaluations the load queued, one per posting, on the same
-        # queue: since the HTTP money paths got faster (issue #13) that backlog alone can outlast three minutes, and the
-        # journal report waits behind it. Bounded all the same; how long it took is printed.
+        # The one worker (concurrency 1) still has the AML evaluations the load queued. They used to be on the same
+        # queue, and the journal report waited behind that backlog (168 s after a 150 s load); now they are on the
+        # `aml` queue (CELERY_TASK_ROUTES), which the Procfile's worker consumes in turn with the default one, and each
+        # task evaluates its batch in one pass. Bounded all the same; how long it took is printed.
         drain_started = time.monotonic()
         deadline = drain_started + 480
         while time.monotonic() < deadline and ReportRun.objects.filter(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]).exists():

@@ -14,6 +14,8 @@ them and never writes them.
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_right
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -97,19 +99,49 @@ def _window_count(kind: str, *, start: timedelta, extra: Q | None = None) -> Coa
 
 
 def _anchor_values(qs, *fields: str) -> list[dict]:
-    return list(qs.values("transaction_id", "created_at", "amount", "kind", *fields,
+    return list(qs.values("transaction_id", "account_id", "created_at", "amount", "kind", *fields,
                           player_id=F("account__player_id"), currency=F("account__currency")))
 
 
-def _window_transactions(
-    player_id: int, currency: str, kinds: list[str], start: datetime, end: datetime, extra: Q | None = None
-) -> list[int]:
-    """The transaction ids behind a hit, frozen into its evidence (only for hits, so few rows)."""
-    qs = _cash_entries().filter(account__player_id=player_id, account__currency=currency, kind__in=kinds,
-                                created_at__gt=start, created_at__lte=end)
-    if extra is not None:
-        qs = qs.filter(extra)
-    return list(qs.order_by("transaction_id").values_list("transaction_id", flat=True)[:200])
+EVIDENCE_TRANSACTIONS = 200  # transaction ids frozen into one hit's evidence, at most
+_EVIDENCE_WALLETS_PER_QUERY = 500
+
+
+def _window_transactions(rows: list[dict], *, window: timedelta, kinds: list[str], extra: Q | None = None) -> list[list[int]]:
+    """Per hit row, the transaction ids behind it, frozen into its evidence: the wallet's entries of `kinds` in
+    (anchor - window, anchor], by transaction id, at most EVIDENCE_TRANSACTIONS.
+
+    One query for every hit of a rule (per 500 wallets), not one per hit: a batch of postings or a sweep that trips
+    a rule on fifty players costs what tripping it on one does. Each wallet's entries are read once over the union
+    of its hits' windows and cut per hit here. A player cash account is the player's wallet in that currency
+    (unique per player, kind and currency), so the anchor's account is the wallet.
+    """
+    spans: dict[int, tuple[datetime, datetime]] = {}
+    for row in rows:
+        start, end = row["created_at"] - window, row["created_at"]
+        low, high = spans.get(row["account_id"], (start, end))
+        spans[row["account_id"]] = (min(low, start), max(high, end))
+    entries: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    accounts = sorted(spans)
+    for first in range(0, len(accounts), _EVIDENCE_WALLETS_PER_QUERY):
+        wallets = Q()
+        for account_id in accounts[first:first + _EVIDENCE_WALLETS_PER_QUERY]:
+            low, high = spans[account_id]
+            wallets |= Q(account_id=account_id, created_at__gt=low, created_at__lte=high)
+        qs = Entry.objects.filter(wallets, kind__in=kinds)
+        if extra is not None:
+            qs = qs.filter(extra)
+        for account_id, created_at, transaction_id in qs.order_by().values_list("account_id", "created_at", "transaction_id"):
+            entries[account_id].append((created_at, transaction_id))
+    for found in entries.values():
+        found.sort()
+    times = {account_id: [created_at for created_at, _ in found] for account_id, found in entries.items()}
+    ids = []
+    for row in rows:
+        found, at = entries.get(row["account_id"], []), times.get(row["account_id"], [])
+        within = found[bisect_right(at, row["created_at"] - window):bisect_right(at, row["created_at"])]
+        ids.append(sorted(transaction_id for _, transaction_id in within)[:EVIDENCE_TRANSACTIONS])
+    return ids
 
 
 def _wallet_currencies() -> list[str]:
@@ -137,13 +169,12 @@ def deposit_velocity(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]
         .filter(n__gte=rule.count),
         "n",
     )
+    evidence = _window_transactions(rows, window=window, kinds=[TransactionKind.DEPOSIT])
     return [
         Hit(row["player_id"], rule.kind, str(row["transaction_id"]), rule.score, {
-            "deposits": row["n"], "window_minutes": rule.window_minutes, "threshold": rule.count,
-            "transaction_ids": _window_transactions(row["player_id"], row["currency"], [TransactionKind.DEPOSIT],
-                                                    row["created_at"] - window, row["created_at"]),
+            "deposits": row["n"], "window_minutes": rule.window_minutes, "threshold": rule.count, "transaction_ids": transaction_ids,
         }, at=row["created_at"])
-        for row in rows
+        for row, transaction_ids in zip(rows, evidence, strict=True)
     ]
 
 
@@ -176,14 +207,13 @@ def structuring(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]:
             .annotate(n=_window_count(TransactionKind.DEPOSIT, start=window, extra=band)).filter(n__gte=rule.count),
             "n",
         )
+        evidence = _window_transactions(rows, window=window, kinds=[TransactionKind.DEPOSIT], extra=band)
         hits += [
             Hit(row["player_id"], rule.kind, str(row["transaction_id"]), rule.score, {
                 "deposits_in_band": row["n"], "band": f"{_minor_str(low, currency)} – {_minor_str(top, currency)}",
-                "window_minutes": rule.window_minutes,
-                "transaction_ids": _window_transactions(row["player_id"], currency, [TransactionKind.DEPOSIT],
-                                                        row["created_at"] - window, row["created_at"], band),
+                "window_minutes": rule.window_minutes, "transaction_ids": transaction_ids,
             }, at=row["created_at"])
-            for row in rows
+            for row, transaction_ids in zip(rows, evidence, strict=True)
         ]
     return hits
 
@@ -227,15 +257,15 @@ def history_change(rule: AmlRule, anchors, currencies: list[str]) -> list[Hit]:
             .filter(before__gt=0, lhs__gt=F("rhs")),
             "recent", "before",
         )
+        evidence = _window_transactions(rows, window=window, kinds=[TransactionKind.DEPOSIT])
         hits += [
             Hit(row["player_id"], rule.kind, str(row["transaction_id"]), rule.score, {
                 "deposits_window": _minor_str(row["recent"], currency),
                 "daily_average": _minor_str(row["before"] // rule.lookback_days, currency),
                 "floor_eur": str(rule.amount_eur), "multiple": str(rule.ratio), "window_minutes": rule.window_minutes,
-                "transaction_ids": _window_transactions(row["player_id"], currency, [TransactionKind.DEPOSIT],
-                                                        row["created_at"] - window, row["created_at"]),
+                "transaction_ids": transaction_ids,
             }, at=row["created_at"])
-            for row in rows
+            for row, transaction_ids in zip(rows, evidence, strict=True)
         ]
     return hits
 

@@ -119,6 +119,10 @@ def hits_record(*, hits: list[aml_rules.Hit]) -> list[AmlAlert]:
     player: lock the players, drop the hits already recorded, choose each hit's alert in memory,
     then bulk-create the new alerts and the hits and bulk-update the alerts that grew, with one history
     row each (simple-history's bulk helpers). Known hits change nothing (idempotent re-runs).
+
+    Each player's hits are taken in the order they happened, and a new alert is named after the strongest
+    rule of the moment that opened it (its earliest hits), not of everything recorded with it: so the name
+    is the same whether the postings were evaluated one at a time, in a batch or by the sweep.
     """
     if not hits:
         return []
@@ -154,6 +158,8 @@ def _hits_record(hits: list[aml_rules.Hit]) -> list[AmlAlert]:
     touched: dict[int, AmlAlert] = {}
     added: dict[int, list[aml_rules.Hit]] = defaultdict(list)
     new_alerts: list[AmlAlert] = []
+    opened_at: dict[int, datetime] = {}
+    opening_scores: dict[int, dict[str, int]] = defaultdict(dict)
     for hit in fresh:
         at = hit.at or now
         category = _category(hit.rule)
@@ -163,16 +169,20 @@ def _hits_record(hits: list[aml_rules.Hit]) -> list[AmlAlert]:
             alert = AmlAlert(player_id=hit.player_id, category=category, rule=hit.rule, evidence={"hits": []})
             active[(hit.player_id, category)].append(alert)
             new_alerts.append(alert)
+            opened_at[id(alert)] = at
         touched[id(alert)] = alert
         added[id(alert)].append(hit)
         alert.first_hit_at = min(alert.first_hit_at or at, at)
         alert.last_hit_at = max(alert.last_hit_at or at, at)
         scores = rule_scores[id(alert)]
         scores[hit.rule] = max(scores.get(hit.rule, 0), hit.score)
+        if opened_at.get(id(alert)) == at:  # fresh is in time order per player: the opening moment's hits come first
+            opening = opening_scores[id(alert)]
+            opening[hit.rule] = max(opening.get(hit.rule, 0), hit.score)
     for key, alert in touched.items():
         scores = rule_scores[key]
         if alert.pk is None:
-            alert.rule = max(scores.items(), key=lambda item: item[1])[0]  # named after its strongest rule
+            alert.rule = max(opening_scores[key].items(), key=lambda item: item[1])[0]  # the strongest rule that opened it
         alert.score = _score(scores)
         alert.level = level_for_score(alert.score)
         if alert.level == AlertLevel.CRITICAL or alert.category == AlertCategory.SCREENING:
@@ -205,15 +215,42 @@ def _hits_record(hits: list[aml_rules.Hit]) -> list[AmlAlert]:
 # --- evaluation -----------------------------------------------------------------------------------
 
 
-def evaluate_transaction(*, transaction_id: int) -> list[AmlAlert]:
-    """Real time: every rule as of this one posting, for the players it touched."""
-    anchors = aml_rules.anchors_for(Q(transaction_id=transaction_id))
-    touched = set(anchors.values_list("account__player_id", "account__currency"))
+# Postings evaluated in one pass at most: the web's PostingBatcher sends no more per task (MAX_IDS), and a longer
+# list (a task sent by hand, a backlog) is taken in passes of this size, so one pass's IN lists and hits stay bounded.
+EVALUATION_BATCH = 500
+
+
+def evaluate_transactions(*, transaction_ids: list[int]) -> list[AmlAlert]:
+    """Near-real time: every rule as of each of these postings, for the players they touched, in one set-based pass.
+
+    The rules already run over a set of anchors (the sweep gives them every posting past its watermark); here the
+    anchors are the batch's postings, so a batch costs one query per rule (per currency for the per-currency
+    thresholds), one shared-identity lookup for all the players touched and one recording, whatever its size, where
+    evaluating the postings one at a time cost all of that per posting. The hits are those of the one-at-a-time
+    evaluation (each rule is computed as of each anchor) and are keyed (player, rule, anchoring posting), so a task
+    run twice, an overlapping batch or the sweep records nothing twice. Returns the alerts opened or grown.
+    """
+    ids = sorted(set(transaction_ids))
+    alerts: dict[int, AmlAlert] = {}
+    for first in range(0, len(ids), EVALUATION_BATCH):
+        for alert in _evaluate_pass(ids[first:first + EVALUATION_BATCH]):
+            alerts[alert.pk] = alert
+    return list(alerts.values())
+
+
+def _evaluate_pass(transaction_ids: list[int]) -> list[AmlAlert]:
+    anchors = aml_rules.anchors_for(Q(transaction_id__in=transaction_ids))
+    touched = set(anchors.order_by().values_list("account__player_id", "account__currency").distinct())
     if not touched:
         return []
     hits = aml_rules.evaluate(anchors=anchors, now=clock.now(), player_ids=sorted({p for p, _ in touched}), rules=enabled_rules(),
                               currencies=sorted({c for _, c in touched}))
     return hits_record(hits=hits)
+
+
+def evaluate_transaction(*, transaction_id: int) -> list[AmlAlert]:
+    """Real time: every rule as of this one posting, for the players it touched (a batch of one)."""
+    return evaluate_transactions(transaction_ids=[transaction_id])
 
 
 @dataclass(frozen=True)
@@ -354,4 +391,4 @@ def alert_lift_freeze(*, alert_id: int, actor, note: str) -> AmlAlert:
 
 
 __all__ = ["AlertStatus", "alert_assign", "alert_freeze_withdrawals", "alert_lift_freeze", "alert_transition", "evaluate_transaction",
-           "hits_record", "monitoring_sweep"]
+           "evaluate_transactions", "hits_record", "monitoring_sweep"]

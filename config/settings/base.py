@@ -199,6 +199,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# AML's near-real-time evaluations have a queue of their own: under load they pile up by the thousand, and on the
+# one default queue a report run or the sweep waited behind all of them (the soak's journal report, 168 s after a
+# 150 s load). A worker consuming both queues takes from each in turn. Every worker must consume both
+# (`-Q celery,aml`: Procfile, Procfile.dev, `make worker`); one started without `aml` would leave real-time
+# evaluation to the 5-minute sweep. Eager tasks ignore routes.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "apps.aml.tasks.evaluate_transactions": {"queue": "aml"},
+    "apps.aml.tasks.evaluate_transaction": {"queue": "aml"},
+}
 
 REST_FRAMEWORK = {
     # simplejwt's, with the user's player joined into the same query (one query fewer per player request).

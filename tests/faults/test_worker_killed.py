@@ -22,9 +22,9 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection
 
@@ -32,10 +32,12 @@ from apps.aml import services as aml_services
 from apps.aml.models import AmlAlert, AmlHit, Watermark
 from apps.core import clock
 from apps.core.money import Money
+from apps.core.testing import broker_forget, broker_leftovers, celery_queues_for_run
 from apps.ledger.checks import verify_ledger
 from apps.ledger.models import Entry
 from apps.payments import services as payments
 from apps.reports.models import ReportRun, RunStatus
+from apps.reports.registry import report_type
 from apps.reports.services import report_run_request, report_run_sweep_stale
 from config.celery import app
 
@@ -57,10 +59,10 @@ def _wait_until(predicate, what: str, *, process: subprocess.Popen | None = None
 
 
 class Workers:
-    """Starts harness workers on one queue of this run's Redis database and kills them by process group."""
+    """Starts harness workers on this run's own queues of its Redis database and kills them by process group."""
 
-    def __init__(self, queue: str, media: Path) -> None:
-        self.queue, self.media, self.processes = queue, media, []
+    def __init__(self, queues: list[str], media: Path) -> None:
+        self.queues, self.media, self.processes = queues, media, []
         db = settings.DATABASES["default"]
         self.env = {
             **os.environ,
@@ -73,7 +75,8 @@ class Workers:
         }
 
     def start(self, mode: str, marker: Path) -> subprocess.Popen:
-        args = [sys.executable, str(HARNESS), mode, str(marker), "-Q", self.queue, "-P", "prefork", "-c", "1",
+        # Every queue of the run, as production's worker consumes `celery,aml` (Procfile).
+        args = [sys.executable, str(HARNESS), mode, str(marker), "-Q", ",".join(self.queues), "-P", "prefork", "-c", "1",
                 "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"]
         process = subprocess.Popen(args, cwd=ROOT, env=self.env, start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=(self.media.parent / f"worker-{len(self.processes)}.log").open("wb"))
@@ -89,8 +92,9 @@ class Workers:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=30)
-        client = redis.Redis.from_url(BROKER)
-        client.delete(self.queue, *client.scan_iter(match=f"_kombu.binding*.{self.queue}"))
+        # The killed workers' messages are still in kombu's `unacked` hash: an hour later any worker on this database
+        # would put them back into a `faults-…` queue nobody consumes. Only what this run made is deleted.
+        broker_forget(BROKER, self.queues)
 
 
 def _use_broker(url: str) -> None:
@@ -102,12 +106,14 @@ def _use_broker(url: str) -> None:
 @pytest.fixture
 def workers(settings, private_media, tmp_path):
     queue = f"faults-{uuid.uuid4().hex[:12]}"
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "task_default_queue")}
+    routes, queues = celery_queues_for_run(queue)
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "task_default_queue", "task_routes")}
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
+    app.conf.task_routes = routes
     settings.AML_REALTIME_EVALUATION = False
     _use_broker(BROKER)
-    pool = Workers(queue, private_media)
+    pool = Workers(queues, private_media)
     try:
         yield pool
     finally:
@@ -138,7 +144,9 @@ def test_a_worker_killed_mid_report_leaves_it_failed_then_a_new_version_is_done(
         payments.deposit_create(player=player, amount=Money(Decimal("10.00"), "EUR"), method="sandbox", idempotency_key=f"wk-{n}")
     marker = tmp_path / "report.stopped"
     first = workers.start("report", marker)
-    period = clock.now().date().isoformat()
+    # The report's day is in its market's time zone, not UTC's: late in the UTC evening the deposits
+    # above are already on the next local day.
+    period = clock.now().astimezone(ZoneInfo(report_type("ledger_journal_daily").time_zone)).date().isoformat()
     run = report_run_request(report_type="ledger_journal_daily", period=period)  # queued on commit, on the broker
     _wait_until(marker.exists, "the worker to stop mid-report", process=first)
     assert ReportRun.objects.get(pk=run.pk).status == RunStatus.RUNNING
@@ -162,6 +170,7 @@ def test_a_worker_killed_mid_report_leaves_it_failed_then_a_new_version_is_done(
     assert b"half,written" not in content and done.rows == entries == 6 and content.count(b"\r\n") == entries + 1
     assert list((private_media / "reports" / ".partial").iterdir()) == []
     assert not ReportRun.objects.filter(status=RunStatus.DONE, sha256="").exists()
+    _assert_the_broker_is_left_clean(workers)
 
 
 def test_a_worker_killed_mid_aml_sweep_commits_nothing_and_the_next_sweep_finds_the_alert_once(workers, tmp_path, make_player):
@@ -188,6 +197,16 @@ def test_a_worker_killed_mid_aml_sweep_commits_nothing_and_the_next_sweep_finds_
     aml_services.monitoring_sweep()
     assert AmlAlert.objects.count() == 1
     assert verify_ledger().ok
+    _assert_the_broker_is_left_clean(workers)
+
+
+def _assert_the_broker_is_left_clean(workers: Workers) -> None:
+    """The killed worker's message is still unacked on the shared Redis database (kombu would restore it into this
+    run's queue an hour later); stopping the run's workers deletes it and the run's queues, and only those."""
+    _, unacked = broker_leftovers(BROKER, workers.queues)
+    assert unacked  # the task the killed worker had taken (and a live worker's not yet acknowledged, if any)
+    workers.stop_all()
+    assert broker_leftovers(BROKER, workers.queues) == (set(), [])
 
 
 def _sweep_backend_alive() -> bool:

@@ -22,6 +22,7 @@ from django.db import connection
 from apps.aml import tasks
 from apps.aml.models import AmlAlert, AmlHit
 from apps.core.errors import AccountUnderReview
+from apps.core.testing import broker_forget, celery_queues_for_run
 from apps.payments import services as payments
 from apps.payments.models import Deposit
 from config.celery import app
@@ -49,12 +50,14 @@ class Finished:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.order: list[str] = []
         self.changed = threading.Condition()
 
     def __call__(self, sender=None, task=None, state=None, retval=None, **kwargs) -> None:
         connection.close()  # the worker thread's own connection: never left open past the test database's life
         with self.changed:
             self.counts[task.name] += 1
+            self.order.append(task.name)
             self.changed.notify_all()
 
     def wait_for(self, name: str, count: int, deadline: float = 60.0) -> None:
@@ -67,24 +70,40 @@ class Finished:
 
 
 @pytest.fixture
-def worker():
+def run_queues():
+    """The app switched to the Redis broker with this run's own queues: its default queue and its own copy of every
+    routed one (AML's `aml`), so the real-time evaluations below go through the route, not around it."""
     queue = f"aml-test-{uuid.uuid4().hex[:12]}"
-    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "worker_hijack_root_logger", "task_default_queue")}
-    finished = Finished()
-    task_postrun.connect(finished, weak=False)
+    routes, queues = celery_queues_for_run(queue)
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager", "worker_hijack_root_logger", "task_default_queue",
+                                            "task_routes")}
     app.conf.task_always_eager = False
     app.conf.worker_hijack_root_logger = False  # keep pytest's log capture
     app.conf.task_default_queue = queue
+    app.conf.task_routes = routes
     _use_broker(BROKER)
     try:
-        with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30):
+        yield queues
+    finally:
+        app.conf.update(saved)
+        _use_broker(saved["broker_url"])
+        broker_forget(BROKER, queues)
+
+
+def _start_worker(queues: list[str]):
+    """One worker consuming all of the run's queues, as production's consumes `celery,aml` (Procfile)."""
+    return start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, shutdown_timeout=30, queues=queues)
+
+
+@pytest.fixture
+def worker(run_queues):
+    finished = Finished()
+    task_postrun.connect(finished, weak=False)
+    try:
+        with _start_worker(run_queues):
             yield finished
     finally:
         task_postrun.disconnect(finished)
-        app.conf.update(saved)
-        _use_broker(saved["broker_url"])
-        client = redis.Redis.from_url(BROKER)
-        client.delete(queue, *client.scan_iter(match=f"_kombu.binding*.{queue}"))
 
 
 @pytest.fixture
@@ -167,3 +186,24 @@ def test_postings_batched_by_a_web_process_are_all_evaluated_by_the_worker(worke
     assert sorted(i for batch in carried for i in batch) == sorted(deposited)
     assert max(map(len, carried)) > 1  # batched: fewer tasks than postings
     assert AmlAlert.objects.get(player=player).rule == "deposit_velocity"
+
+
+def test_a_sweep_sent_behind_a_backlog_of_aml_evaluations_is_not_kept_waiting_by_it(run_queues):
+    """AML's real-time tasks are routed to a queue of their own, which the worker takes from in turn with the default
+    one: a sweep (or a report run) sent after thousands of evaluations runs next, not after them."""
+    default_queue, aml_queue = run_queues
+    for _ in range(30):
+        tasks.evaluate_transactions.delay([])
+    tasks.monitoring_sweep.delay()
+    client = redis.Redis.from_url(BROKER)
+    assert (client.llen(aml_queue), client.llen(default_queue)) == (30, 1)  # the route, on the real broker
+    finished = Finished()
+    task_postrun.connect(finished, weak=False)
+    try:
+        with _start_worker(run_queues):
+            finished.wait_for("apps.aml.tasks.monitoring_sweep", 1)
+            finished.wait_for("apps.aml.tasks.evaluate_transactions", 30)
+    finally:
+        task_postrun.disconnect(finished)
+    # On one queue it would have been 31st; taken in turn, it is first or second.
+    assert finished.order.index("apps.aml.tasks.monitoring_sweep") <= 1, finished.order
