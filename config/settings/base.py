@@ -334,8 +334,10 @@ LIMIT_COOLING_OFF = timedelta(hours=env.int("LIMIT_COOLING_OFF_HOURS", default=2
 # scripts/bench.py turns it off: it measures the ledger, and with no broker the evaluation would run inline.
 AML_REALTIME_EVALUATION = env.bool("AML_REALTIME_EVALUATION", default=True)
 # A web process sends the postings it committed within this many seconds as one task (apps.aml.apps.PostingBatcher);
-# 0 sends one task per posting on its commit. Eager tasks (no broker) never wait.
-AML_REALTIME_BATCH_SECONDS = env.float("AML_REALTIME_BATCH_SECONDS", default=0.1)
+# 0 sends one task per posting on its commit. Eager tasks (no broker) never wait. One evaluation pass has a fixed
+# cost of ~90 ms on the worker whatever its size (scripts/bench_aml.py): at 0.1 s, three web processes asked for up
+# to 30 passes a second and the soak's worker fell behind; at 1 s an alert is still raised within about a second.
+AML_REALTIME_BATCH_SECONDS = env.float("AML_REALTIME_BATCH_SECONDS", default=1.0)
 # How far behind its watermark the sweep and the event relay re-read (late-committing ids).
 AML_SWEEP_OVERLAP_MINUTES = env.int("AML_SWEEP_OVERLAP_MINUTES", default=10)
 # Ledger events to Redis Streams for BI/fraud tools; off without a Redis (the embedded demo).
