@@ -180,3 +180,25 @@ def test_an_ordinary_player_whose_own_exclusion_ended_still_returns(twins, clock
     deposit(refresh(first), "1.00")
     stake(refresh(first), "1.00")
     assert refresh(second).status == "active"  # the other account was never touched
+
+
+def test_two_own_exclusions_of_one_person_each_return_once_both_periods_are_over(twins, clock_at):
+    """Each account self-excluded of its own (6 and 12 months): the shorter one's end does not let the person back
+    while the longer lasts, and once both are over neither waits for the other's return for ever."""
+    first, second = twins
+    services.self_exclusion_start(player=first, months=6)
+    services.self_exclusion_start(player=refresh(second), months=12)
+    clock_at.move_to(SIX_MONTHS_LATER, tick=False)
+    with pytest.raises(SelfExcluded) as refused:
+        services.self_exclusion_reactivate(player=refresh(first))
+    assert refused.value.details == IDENTITY
+
+    clock_at.move_to(START.replace(year=START.year + 1) + timedelta(days=1), tick=False)
+    return_through_the_api(first)  # the second account's period is over too, though it has not returned yet
+    assert complete_due_returns(clock_at) == 1
+    return_through_the_api(second)
+    assert complete_due_returns(clock_at) == 1
+    assert (refresh(first).status, refresh(second).status) == ("active", "active")
+    assert not ExcludedIdentity.objects.filter(active=True).exists()
+    login("lena.first@example.com")  # nothing left to bar either account for
+    assert refresh(first).status == "active"
