@@ -237,9 +237,11 @@ class ReactivateApi(APIView):
         request=None,
         responses={
             200: OverviewOut,
-            403: error_response("self_excluded: the self-exclusion has not ended yet, or a national register bars the player "
-                                 "(details reason legally_barred); permission_denied"),
-            409: error_response("invalid_state: not self-excluded, or no ended self-exclusion to return from"),
+            403: error_response("self_excluded: the self-exclusion has not ended yet, a national register bars the player "
+                                 "(details reason legally_barred), or the person is self-excluded on another account "
+                                 "(details reason identity_excluded); permission_denied"),
+            409: error_response("invalid_state: not self-excluded, or no ended self-exclusion to return from "
+                                "(or it was returned from already)"),
         },
         summary="Ask to return after a self-exclusion ended; the account reopens after a one-day cooling-off",
     )

@@ -64,11 +64,24 @@ def _player_fingerprints(player: Player) -> dict[str, str]:
     )
 
 
-def identity_is_excluded(prints: dict[str, str], *, except_player_id: int | None = None) -> bool:
+def _excluded_identity_rows(prints: dict[str, str], *, except_player_id: int | None = None):
     rows = ExcludedIdentity.objects.filter(active=True, fingerprint__in=list(prints.values()))
     if except_player_id is not None:
         rows = rows.exclude(player_id=except_player_id)
-    return rows.exists()
+    return rows
+
+
+def identity_is_excluded(prints: dict[str, str], *, except_player_id: int | None = None) -> bool:
+    return _excluded_identity_rows(prints, except_player_id=except_player_id).exists()
+
+
+def player_same_person_excluded_accounts(*, player: Player) -> list[Player]:
+    """The person's other accounts whose identity is excluded (they self-excluded and have not returned), by the
+    same fingerprints as registration and login: apps.limits' return refuses while one of them still excludes
+    the person (UKGC LCCP SR 3.5.4, RD 1614/2011 art. 26). `player` needs its user (the name is on it).
+    """
+    ids = _excluded_identity_rows(_player_fingerprints(player), except_player_id=player.pk).values("player_id")
+    return list(Player.objects.filter(pk__in=ids).order_by("pk"))
 
 
 def _record_exclusion(player: Player, *, reason: str) -> None:
@@ -236,8 +249,17 @@ def player_self_exclude(*, player: Player, actor: User | None, reason: str) -> P
 
     The person's identity is excluded with the account, so a new registration or another account of
     theirs is refused too, even after this account is closed.
+
+    An account already self-excluded by a bar (another account of a self-excluded person, a national register)
+    keeps its status, and its identity is recorded all the same: otherwise the person's own exclusion here would
+    not hold on their other accounts, and one of them could return while this one is excluded for years
+    (UKGC LCCP SR 3.5.4: self-exclusion covers every account of the person; RD 1614/2011 art. 26).
     """
-    excluded = _transition(player, "self_exclude", actor=actor, reason=reason)
+    locked = Player.objects.select_for_update().select_related("user").get(pk=player.pk)
+    if locked.status == PlayerStatus.SELF_EXCLUDED:
+        _record_exclusion(locked, reason=reason)
+        return locked
+    excluded = _transition(locked, "self_exclude", actor=actor, reason=reason)
     _record_exclusion(excluded, reason=reason)
     return excluded
 
@@ -562,6 +584,7 @@ __all__ = [
     "player_register",
     "player_reinstate",
     "player_reinstate_barred",
+    "player_same_person_excluded_accounts",
     "player_self_exclude",
     "player_set_test_flag",
     "player_suspend",

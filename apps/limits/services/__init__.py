@@ -42,6 +42,10 @@ Decisions (see also the regulations cited where they apply):
   A legally barred player (a national register names them) does not return: the request is refused, the
   check does not honour a return asked for before the bar, and the task drops such a request (UKGC LCCP
   SR 3.5.4, RD 1614/2011 art. 26; the rule is players.selectors.player_assert_not_legally_barred).
+  One rule decides every return (exclusions.self_exclusion_assert_returnable): only from the player's own
+  exclusion, ended and not yet returned from, and never while the same person (the players app's identity
+  fingerprints) is barred or self-excluded on another account (UKGC LCCP SR 3.5.4: multi-account
+  self-exclusion; RD 1614/2011 art. 26).
 - While a time-out or self-exclusion lasts, limits may only be made stricter: raises and removals
   are refused (403 self_excluded), so none is waiting to go live on the player's return.
 - `protection_session_start(player=...)` runs at login (apps.limits listens to the players app's

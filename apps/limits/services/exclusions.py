@@ -24,11 +24,21 @@ from apps.limits.selectors import (
 from apps.limits.signals import exclusion_started
 from apps.players.models import PlayerStatus
 from apps.players.selectors import player_assert_not_legally_barred, player_by_public_id
-from apps.players.services import player_reactivate, player_return_suspended, player_self_exclude
+from apps.players.services import (
+    player_reactivate,
+    player_return_suspended,
+    player_same_person_excluded_accounts,
+    player_self_exclude,
+)
 
 from .lock import exclusion_details, fresh_player, is_int, iso, lock_protection
 
 TIMEOUT_HOURS = (24, 1008)
+# Why a return asked for was dropped, by the refusal's details reason (the history row says it).
+_REFUSALS = {
+    "legally_barred": "the player is legally barred (national register)",
+    "identity_excluded": "the person is self-excluded on another account",
+}
 SELF_EXCLUSION_MONTHS = (6, 12, 60)
 
 
@@ -136,8 +146,9 @@ def self_exclusion_start(*, player, months: int | None = None, permanent: bool =
         length=months,
         length_unit="" if permanent else "months",
     )
-    if current.status != PlayerStatus.SELF_EXCLUDED:
-        player_self_exclude(player=current, actor=player.user, reason=f"Player asked for {what}")
+    # Also when a bar made the account self-excluded already: the players app then records the person's identity,
+    # so this exclusion holds on their other accounts (UKGC LCCP SR 3.5.4).
+    player_self_exclude(player=current, actor=player.user, reason=f"Player asked for {what}")
     _announce(player_id=player.pk, kind=ExclusionKind.SELF_EXCLUSION, until=until, permanent=permanent)
     return protection
 
@@ -176,28 +187,64 @@ def _end_expired_locked(protection: PlayerProtection, now: datetime) -> int:
     return len(ended)
 
 
+def _exclusion_over(player_id: int, now: datetime) -> bool:
+    """The player's latest self-exclusion was a fixed term and its period has passed (returned from or not)."""
+    last = latest_self_exclusion(player_id=player_id)
+    return last is not None and not last.permanent and last.ends_at is not None and last.ends_at <= now
+
+
+def self_exclusion_assert_returnable(protection: PlayerProtection, player, now: datetime) -> Exclusion:
+    """The one rule for a return from self-exclusion, applied to the request, to protection_check honouring a due
+    return, and to the task that stores it; returns the exclusion returned from.
+
+    A return is possible only from an exclusion that is the player's own, has ended and was not yet returned from
+    (its `reactivated_at` is empty), and never while the same person is self-excluded or barred on any account:
+    an account barred because its identity matches a self-excluded person must not come back through an earlier
+    exclusion of its own, while the person stays excluded on their other account. UKGC LCCP SR 3.5.4
+    (multi-account self-exclusion: it covers every account of the person; GAMSTOP) and RD 1614/2011 art. 26
+    (RGIAJ and the operator's own exclusions: a registered person may not take part). The person is matched by
+    the players app's identity fingerprints, as at registration and login. Another account whose own period is
+    over too (waiting for its own return) does not block: else two ended exclusions of one person would each
+    wait for the other's return for ever.
+
+    Raises SelfExcluded (403) while the period lasts or the person is barred or excluded elsewhere, InvalidState
+    (409) when the account is not self-excluded or has no ended exclusion of its own to return from.
+    """
+    if self_exclusion_active(protection, now):
+        raise SelfExcluded("The self-exclusion has not ended yet and cannot be lifted early.", details=exclusion_details(protection, now))
+    if player.status != PlayerStatus.SELF_EXCLUDED:
+        raise InvalidState("This account is not self-excluded.", details={"status": player.status})
+    player_assert_not_legally_barred(player)
+    for other in player_same_person_excluded_accounts(player=player):
+        if other.legally_barred_at is not None or not _exclusion_over(other.pk, now):
+            raise SelfExcluded(
+                "You are self-excluded on another account; this one stays excluded while that exclusion lasts.",
+                details={"reason": "identity_excluded"},
+            )
+    last = latest_self_exclusion(player_id=player.pk)
+    if (
+        last is None or last.permanent or last.ended_at is None or last.end_reason != ExclusionEnd.EXPIRED
+        or last.reactivated_at is not None
+    ):
+        # E.g. a bar imposed outside this app (a national register, another account of the person), or an exclusion
+        # the player already returned from: no ended period of the player's own to return from.
+        raise InvalidState("There is no ended self-exclusion to return from.")
+    return last
+
+
 @transaction.atomic
 def self_exclusion_reactivate(*, player) -> PlayerProtection:
     """The player asks to return after the self-exclusion period has ended (positive action, UKGC LCCP SR 3.5.3).
 
     The status returns to active after the one-day cooling-off; before the period ends nobody,
-    not the player and not staff, can end it.
+    not the player and not staff, can end it. Refused here rather than left to the status change (see
+    self_exclusion_assert_returnable), so no cooling-off starts that protection_check would honour.
     """
     protection = lock_protection(player.pk)
     now = clock.now()
-    if self_exclusion_active(protection, now):
-        raise SelfExcluded("The self-exclusion has not ended yet and cannot be lifted early.", details=exclusion_details(protection, now))
-    current = fresh_player(player)
-    if current.status != PlayerStatus.SELF_EXCLUDED:
-        raise InvalidState("This account is not self-excluded.", details={"status": current.status})
-    # A national register's bar outlasts the player's own exclusion (UKGC LCCP SR 3.5.4, RD 1614/2011 art. 26):
-    # refused here rather than left to the status change, so no cooling-off starts that protection_check would honour.
-    player_assert_not_legally_barred(current)
-    _end_expired_locked(protection, now)
-    last = latest_self_exclusion(player_id=player.pk)
-    if last is None or last.permanent or last.ended_at is None or last.end_reason != ExclusionEnd.EXPIRED:
-        # E.g. an exclusion imposed outside this app (a national register): no ended period of the player's own.
-        raise InvalidState("There is no ended self-exclusion to return from.")
+    if not self_exclusion_active(protection, now):
+        _end_expired_locked(protection, now)  # the period is over: its row ends now if the task has not ended it yet
+    last = self_exclusion_assert_returnable(protection, fresh_player(player), now)
     if protection.reactivation_requested_at is not None:
         return protection
     protection.reactivation_requested_at = now
@@ -223,18 +270,21 @@ def _complete_reactivation_locked(protection: PlayerProtection, player, now: dat
     if player.status == PlayerStatus.SELF_EXCLUDED:
         reason = "Self-exclusion ended; the player asked to return and the one-day cooling-off has passed"
         try:
+            self_exclusion_assert_returnable(protection, player, now)
             if status_after_return(protection) == PlayerStatus.SUSPENDED:
                 reactivated = player_return_suspended(
                     player=player, actor=player.user, reason="Self-exclusion over; the earlier suspension stands"
                 )
             else:
                 reactivated = player_reactivate(player=player, actor=player.user, reason=reason)
-        except SelfExcluded:
-            # A national register barred them after they asked (the players app refuses the status change; its
-            # savepoint rolled back). The bar overrides the request as a new exclusion would: once it is lifted
-            # they ask again. Cleared so the task does not retry it every run.
+        except (SelfExcluded, InvalidState) as refused:
+            # A national register barred them, or the person self-excluded on another account, after they asked
+            # (the players app also refuses a barred player's status change; its savepoint rolled back). That
+            # overrides the request as a new exclusion would: once it no longer holds they ask again. Cleared so
+            # the task does not retry it every run.
             protection.reactivation_requested_at = None
-            save_with_history(protection, actor=None, reason="Return refused: the player is legally barred (national register)")
+            why = _REFUSALS.get(refused.details.get("reason", ""), "no ended self-exclusion to return from")
+            save_with_history(protection, actor=None, reason=f"Return refused: {why}")
             return None
     protection.reactivation_requested_at = None
     protection.status_before_exclusion = ""

@@ -15,7 +15,7 @@ from datetime import datetime
 from django.db import transaction
 
 from apps.core import clock
-from apps.core.errors import AccountBlocked, LimitExceeded, SelfExcluded, ValidationFailed
+from apps.core.errors import AccountBlocked, InvalidState, LimitExceeded, SelfExcluded, ValidationFailed
 from apps.core.money import Money
 from apps.limits.models import Limit, LimitKind, LimitPeriod
 from apps.limits.selectors import (
@@ -30,6 +30,7 @@ from apps.limits.selectors import (
 from apps.players.models import PlayerStatus
 from apps.players.selectors import player_assert_can_play, player_assert_not_legally_barred
 
+from .exclusions import self_exclusion_assert_returnable
 from .lock import exclusion_details, fresh_player, iso, lock_protection_and_status
 
 ACTION_LIMIT_KINDS: dict[str, tuple[str, ...]] = {
@@ -78,7 +79,12 @@ def _status_and_exclusions(player, protection, status: str, currency: str, amoun
             player_assert_not_legally_barred(current)
         if current.status == PlayerStatus.SELF_EXCLUDED and return_due(protection, now):
             # The return took effect when its cooling-off ended; the task stores it. A suspension
-            # from before the exclusion comes back with it.
+            # from before the exclusion comes back with it. Not if the return no longer holds: the person
+            # self-excluded on another account meanwhile (UKGC LCCP SR 3.5.4; the rule is in .exclusions).
+            try:
+                self_exclusion_assert_returnable(protection, current, now)
+            except InvalidState:
+                raise SelfExcluded(details=exclusion_details(protection, now)) from None
             returned_to = status_after_return(protection)
             if returned_to != PlayerStatus.ACTIVE:
                 raise AccountBlocked(details={"status": returned_to})
