@@ -12,8 +12,9 @@ ledger's selectors and sends it to a channel-layer group:
 
 The posting engine is untouched: no query is added inside the posting's transaction; the balance is
 computed here, after commit, in two small queries, and only when REALTIME_PUSH is on and a socket of that
-player is listening (one Redis read: most postings have nobody watching, and reading and sending balances
-to an empty group cost more than the posting's own statements). A push is a
+player is listening (one pipelined Redis read per batch of postings, from a background thread: most postings
+have nobody watching, and reading and sending balances to an empty group cost more than the posting's own
+statements). A push is a
 courtesy, never a condition of moving money: when Redis is down the error is logged, pushing pauses for
 BACKOFF_SECONDS (each attempt against a dead Redis stalls the request that posted), and money keeps moving.
 """
@@ -126,10 +127,6 @@ def _presence_client(host: dict):
         with _presence_lock:
             client = _presence_clients.setdefault(address, redis.Redis.from_url(address, **options))
     return client
-
-
-def _listened(group: str) -> bool:
-    return group in _listened_groups([group])
 
 
 def _listened_groups(groups: list[str]) -> set[str]:
